@@ -1,0 +1,147 @@
+/* quire_kafka — shared Kafka helpers (see header). */
+#include "quire_kafka.h"
+
+#include <stdio.h>
+#include <string.h>
+
+char *quire_kafka_topic(const char *prefix, const char *suffix, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%s.%s", prefix, suffix);
+    return (n < 0 || (size_t)n >= len) ? NULL : buf;
+}
+
+uint32_t quire_murmur2(const void *key, size_t len)
+{
+    const uint8_t *data = key;
+    const uint32_t seed = 0x9747b28cU;
+    const uint32_t m = 0x5bd1e995U;
+    const int r = 24;
+    uint32_t h = seed ^ (uint32_t)len;
+    size_t len4 = len / 4;
+    for (size_t i = 0; i < len4; i++) {
+        size_t i4 = i * 4;
+        uint32_t k = (uint32_t)data[i4] | ((uint32_t)data[i4 + 1] << 8) |
+                     ((uint32_t)data[i4 + 2] << 16) | ((uint32_t)data[i4 + 3] << 24);
+        k *= m;
+        k ^= k >> r;
+        k *= m;
+        h *= m;
+        h ^= k;
+    }
+    size_t tail = len & ~(size_t)3;
+    switch (len % 4) {
+    case 3:
+        h ^= (uint32_t)data[tail + 2] << 16;
+        /* fall through */
+    case 2:
+        h ^= (uint32_t)data[tail + 1] << 8;
+        /* fall through */
+    case 1:
+        h ^= (uint32_t)data[tail];
+        h *= m;
+        break;
+    default:
+        break;
+    }
+    h ^= h >> 13;
+    h *= m;
+    h ^= h >> 15;
+    return h;
+}
+
+int32_t quire_kafka_partition_for(const void *key, size_t len, int32_t partition_count)
+{
+    if (partition_count <= 0)
+        return -1;
+    return (int32_t)((quire_murmur2(key, len) & 0x7fffffffU) % (uint32_t)partition_count);
+}
+
+quire_err_t quire_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
+                                 char *errbuf, size_t errlen)
+{
+    char err[256];
+    if (rd_kafka_conf_set(conf, key, value, err, sizeof err) != RD_KAFKA_CONF_OK) {
+        snprintf(errbuf, errlen, "could not set Kafka property %s=%s: %s", key, value, err);
+        return QUIRE_ERR_CONFIG;
+    }
+    return QUIRE_OK;
+}
+
+static rd_kafka_conf_t *conf_with(const char *const (*kv)[2], size_t n, char *errbuf,
+                                  size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    for (size_t i = 0; i < n; i++) {
+        if (!kv[i][1])
+            continue;
+        if (quire_kafka_conf_set(conf, kv[i][0], kv[i][1], errbuf, errlen) != QUIRE_OK) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    return conf;
+}
+
+rd_kafka_conf_t *quire_kafka_producer_conf(const char *brokers, const char *linger_ms,
+                                           char *errbuf, size_t errlen)
+{
+    const char *const kv[][2] = {
+        {"bootstrap.servers", brokers},
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"partitioner", "murmur2_random"},
+        {"socket.nagle.disable", "true"},
+        {"linger.ms", linger_ms ? linger_ms : "0"},
+        /* Never give up on a message by timeout: a timed-out message could be persisted later,
+         * and the idempotent producer would then be out of sequence (DESIGN §3, kafka.md §7). */
+        {"message.timeout.ms", "0"},
+        {"retry.backoff.ms", "50"},
+        {"reconnect.backoff.ms", "50"},
+        {"reconnect.backoff.max.ms", "1000"},
+    };
+    return conf_with(kv, sizeof kv / sizeof kv[0], errbuf, errlen);
+}
+
+rd_kafka_conf_t *quire_kafka_consumer_conf(const char *brokers, const char *group_id,
+                                           char *errbuf, size_t errlen)
+{
+    const char *const kv[][2] = {
+        {"bootstrap.servers", brokers},
+        {"group.id", group_id},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "error"},
+        {"socket.nagle.disable", "true"},
+        {"fetch.wait.max.ms", "100"},
+        {"fetch.error.backoff.ms", "50"},
+        {"reconnect.backoff.ms", "50"},
+        {"reconnect.backoff.max.ms", "1000"},
+        {"enable.partition.eof", "false"},
+    };
+    return conf_with(kv, sizeof kv / sizeof kv[0], errbuf, errlen);
+}
+
+int32_t quire_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                                    char *errbuf, size_t errlen)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (!rkt) {
+        snprintf(errbuf, errlen, "could not create topic handle for %s", topic);
+        return -1;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+    int32_t n = -1;
+    if (err) {
+        snprintf(errbuf, errlen, "could not read metadata of %s: %s", topic, rd_kafka_err2str(err));
+    } else if (md->topic_cnt != 1 || md->topics[0].err) {
+        snprintf(errbuf, errlen, "topic %s is not available: %s", topic,
+                 md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "no metadata");
+    } else {
+        n = md->topics[0].partition_cnt;
+    }
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
