@@ -15,14 +15,16 @@
 
 static const quire_cmd_t *const commands[] = {
     &quire_cmd_migrate,
+    &quire_cmd_partition,
     &quire_cmd_version,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
 {
-    fprintf(out, "quire %s — a real-time collaborative document backend on Kafka\n\n"
-                 "Usage: quire <command> [options] [arguments]\n\nCommands:\n",
+    fprintf(out,
+            "quire %s — a real-time collaborative document backend on Kafka\n\n"
+            "Usage: quire <command> [options] [arguments]\n\nCommands:\n",
             QUIRE_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(out, "  %-18s %s\n", commands[i]->name, commands[i]->summary);

@@ -29,5 +29,6 @@ typedef struct quire_cmd_s {
 /* Commands provided by cmd/ itself. */
 extern const quire_cmd_t quire_cmd_migrate;
 extern const quire_cmd_t quire_cmd_version;
+extern const quire_cmd_t quire_cmd_partition;
 
 #endif

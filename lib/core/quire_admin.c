@@ -71,8 +71,8 @@ bool quire_admin_handle(quire_metrics_t *metrics, quire_admin_ready_cb ready, vo
         bool ok = ready ? ready(opaque, reason, sizeof reason) : true;
         char body[300];
         int n = snprintf(body, sizeof body, "%s\n", ok ? "ok" : reason);
-        *ret_result = queue_text(conn, ok ? 200 : 503, "text/plain", body,
-                                 n > 0 ? (size_t)n : 0, MHD_RESPMEM_MUST_COPY);
+        *ret_result = queue_text(conn, ok ? 200 : 503, "text/plain", body, n > 0 ? (size_t)n : 0,
+                                 MHD_RESPMEM_MUST_COPY);
         return true;
     }
     if (strcmp(url, "/metrics") == 0) {
@@ -83,8 +83,8 @@ bool quire_admin_handle(quire_metrics_t *metrics, quire_admin_ready_cb ready, vo
                                      MHD_RESPMEM_PERSISTENT);
             return true;
         }
-        *ret_result = queue_text(conn, 200, "text/plain; version=0.0.4", text, len,
-                                 MHD_RESPMEM_MUST_FREE);
+        *ret_result =
+            queue_text(conn, 200, "text/plain; version=0.0.4", text, len, MHD_RESPMEM_MUST_FREE);
         return true;
     }
     return false;
@@ -137,11 +137,11 @@ quire_admin_t *quire_admin_new(const char *listen, quire_metrics_t *metrics,
     a->metrics = metrics;
     a->ready = ready;
     a->opaque = opaque;
-    a->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-                                 NULL, on_request, a, MHD_OPTION_SOCK_ADDR, &sa,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_END);
+    a->daemon =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                         on_request, a, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)10, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_END);
     if (!a->daemon) {
         snprintf(errbuf, errlen, "could not listen on %s for the admin endpoints", listen);
         free(a);

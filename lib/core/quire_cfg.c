@@ -64,8 +64,8 @@ quire_err_t quire_cfg_parse_ms(const char *s, int64_t *ret_ms)
 quire_err_t quire_cfg_parse_bytes(const char *s, int64_t *ret_bytes)
 {
     static const char *const suf[] = {"b", "k", "kib", "kb", "m", "mib", "mb", "g", "gib", "gb"};
-    static const int64_t mul[] = {1, 1024, 1024, 1000, 1048576, 1048576, 1000000,
-                                  1073741824, 1073741824, 1000000000};
+    static const int64_t mul[] = {1,       1024,    1024,       1000,       1048576,
+                                  1048576, 1000000, 1073741824, 1073741824, 1000000000};
     return parse_int_suffix(s, ret_bytes, suf, mul, 10);
 }
 

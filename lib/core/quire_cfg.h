@@ -6,9 +6,10 @@
  * the environment (`QUIRE_NAME` with '-' → '_'), validates bounds, prints `--help`, and generates
  * docs/CONFIGURATION.md. Precedence: flag, then environment, then default.
  *
- * Value syntax: INT is a decimal integer; MS a duration ("250ms", "30s", "5m", "2h", or a bare number
- * of milliseconds); BYTES a size ("512", "64KiB", "1MiB", "2GiB"); BOOL true/false/1/0/yes/no/on/off.
- * Storage: STRING → char * (heap, freed by quire_cfg_deinit), INT/MS/BYTES → int64_t, BOOL → bool.
+ * Value syntax: INT is a decimal integer; MS a duration ("250ms", "30s", "5m", "2h", or a bare
+ * number of milliseconds); BYTES a size ("512", "64KiB", "1MiB", "2GiB"); BOOL
+ * true/false/1/0/yes/no/on/off. Storage: STRING → char * (heap, freed by quire_cfg_deinit),
+ * INT/MS/BYTES → int64_t, BOOL → bool.
  */
 #ifndef QUIRE_CFG_H
 #define QUIRE_CFG_H
@@ -52,14 +53,30 @@ typedef struct quire_common_conf_s {
 } quire_common_conf_t;
 
 #define QUIRE_CFG_COMMON_OPTS(type)                                                                \
-    {"log-level", QUIRE_CFG_STRING, "info", 0, -1, offsetof(type, common.log_level), 0,            \
-     "minimum log level: debug, info, warn, error, off"},                                          \
-        {"kafka-brokers", QUIRE_CFG_STRING, "127.0.0.1:9092", 0, -1,                               \
-         offsetof(type, common.kafka_brokers), 0, "Kafka bootstrap servers, comma-separated"},     \
-        {"pg", QUIRE_CFG_STRING, "postgresql://quire@127.0.0.1:5432/quire", 0, -1,                 \
-         offsetof(type, common.pg), QUIRE_CFG_SECRET, "PostgreSQL connection string (libpq)"},     \
-        {"topic-prefix", QUIRE_CFG_STRING, "quire", 0, -1, offsetof(type, common.topic_prefix), 0, \
-         "prefix of the Kafka topic names (<prefix>.doc-updates, ...)"}
+    {"log-level", QUIRE_CFG_STRING,                                                                \
+     "info",      0,                                                                               \
+     -1,          offsetof(type, common.log_level),                                                \
+     0,           "minimum log level: debug, info, warn, error, off"},                             \
+        {"kafka-brokers",                                                                          \
+         QUIRE_CFG_STRING,                                                                         \
+         "127.0.0.1:9092",                                                                         \
+         0,                                                                                        \
+         -1,                                                                                       \
+         offsetof(type, common.kafka_brokers),                                                     \
+         0,                                                                                        \
+         "Kafka bootstrap servers, comma-separated"},                                              \
+        {"pg",                                                                                     \
+         QUIRE_CFG_STRING,                                                                         \
+         "postgresql://quire@127.0.0.1:5432/quire",                                                \
+         0,                                                                                        \
+         -1,                                                                                       \
+         offsetof(type, common.pg),                                                                \
+         QUIRE_CFG_SECRET,                                                                         \
+         "PostgreSQL connection string (libpq)"},                                                  \
+    {                                                                                              \
+        "topic-prefix", QUIRE_CFG_STRING, "quire", 0, -1, offsetof(type, common.topic_prefix), 0,  \
+            "prefix of the Kafka topic names (<prefix>.doc-updates, ...)"                          \
+    }
 
 /*
  * Parses argv[0..argc) (after the command name) into `conf`, which must be zeroed. Positional

@@ -51,7 +51,7 @@ const char *quire_err_name(quire_err_t err);
 bool quire_err_retriable(quire_err_t err);
 
 #if defined(__GNUC__)
-#define QUIRE_MUST_USE __attribute__((warn_unused_result))
+#define QUIRE_MUST_USE          __attribute__((warn_unused_result))
 #define QUIRE_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
 #define QUIRE_MUST_USE

@@ -67,8 +67,7 @@ quire_err_t quire_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const c
     return QUIRE_OK;
 }
 
-static rd_kafka_conf_t *conf_with(const char *const (*kv)[2], size_t n, char *errbuf,
-                                  size_t errlen)
+static rd_kafka_conf_t *conf_with(const char *const (*kv)[2], size_t n, char *errbuf, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     for (size_t i = 0; i < n; i++) {
@@ -82,8 +81,8 @@ static rd_kafka_conf_t *conf_with(const char *const (*kv)[2], size_t n, char *er
     return conf;
 }
 
-rd_kafka_conf_t *quire_kafka_producer_conf(const char *brokers, const char *linger_ms,
-                                           char *errbuf, size_t errlen)
+rd_kafka_conf_t *quire_kafka_producer_conf(const char *brokers, const char *linger_ms, char *errbuf,
+                                           size_t errlen)
 {
     const char *const kv[][2] = {
         {"bootstrap.servers", brokers},
@@ -102,27 +101,22 @@ rd_kafka_conf_t *quire_kafka_producer_conf(const char *brokers, const char *ling
     return conf_with(kv, sizeof kv / sizeof kv[0], errbuf, errlen);
 }
 
-rd_kafka_conf_t *quire_kafka_consumer_conf(const char *brokers, const char *group_id,
-                                           char *errbuf, size_t errlen)
+rd_kafka_conf_t *quire_kafka_consumer_conf(const char *brokers, const char *group_id, char *errbuf,
+                                           size_t errlen)
 {
     const char *const kv[][2] = {
-        {"bootstrap.servers", brokers},
-        {"group.id", group_id},
-        {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"},
-        {"auto.offset.reset", "error"},
-        {"socket.nagle.disable", "true"},
-        {"fetch.wait.max.ms", "100"},
-        {"fetch.error.backoff.ms", "50"},
-        {"reconnect.backoff.ms", "50"},
-        {"reconnect.backoff.max.ms", "1000"},
+        {"bootstrap.servers", brokers},    {"group.id", group_id},
+        {"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "error"},    {"socket.nagle.disable", "true"},
+        {"fetch.wait.max.ms", "100"},      {"fetch.error.backoff.ms", "50"},
+        {"reconnect.backoff.ms", "50"},    {"reconnect.backoff.max.ms", "1000"},
         {"enable.partition.eof", "false"},
     };
     return conf_with(kv, sizeof kv / sizeof kv[0], errbuf, errlen);
 }
 
-int32_t quire_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
-                                    char *errbuf, size_t errlen)
+int32_t quire_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errbuf,
+                                    size_t errlen)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
     if (!rkt) {

@@ -33,15 +33,15 @@ quire_err_t quire_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const c
  * implies acks=all), partitioner=murmur2_random, socket.nagle.disable=true, linger.ms as given.
  * The caller owns the returned conf (rd_kafka_new takes it over on success). NULL + errbuf on
  * failure. */
-rd_kafka_conf_t *quire_kafka_producer_conf(const char *brokers, const char *linger_ms,
-                                           char *errbuf, size_t errlen);
+rd_kafka_conf_t *quire_kafka_producer_conf(const char *brokers, const char *linger_ms, char *errbuf,
+                                           size_t errlen);
 /* A consumer configuration: group.id as given (required by assign() in librdkafka 2.0.2),
  * auto commit and offset store off, auto.offset.reset=error, low fetch wait for latency. */
-rd_kafka_conf_t *quire_kafka_consumer_conf(const char *brokers, const char *group_id,
-                                           char *errbuf, size_t errlen);
+rd_kafka_conf_t *quire_kafka_consumer_conf(const char *brokers, const char *group_id, char *errbuf,
+                                           size_t errlen);
 
 /* Number of partitions of a topic from cluster metadata (-1 on error; errbuf filled). */
-int32_t quire_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
-                                    char *errbuf, size_t errlen);
+int32_t quire_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errbuf,
+                                    size_t errlen);
 
 #endif

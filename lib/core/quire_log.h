@@ -2,7 +2,8 @@
  * quire_log — level-checked, structured (logfmt) logging to stderr.
  *
  *   QLOG_WARN("could not commit offset", "partition=%d err=\"%s\"", p, rd_kafka_err2str(e));
- *   → 2026-12-04T22:10:00.123Z level=warn comp=projector msg="could not commit offset" partition=3 ...
+ *   → 2026-12-04T22:10:00.123Z level=warn comp=projector msg="could not commit offset" partition=3
+ * ...
  *
  * The message is a constant in PostgreSQL's style (lower case, no period, "could not" for
  * transient failures, "cannot" for permanent ones); everything variable goes into the fields,

@@ -72,8 +72,8 @@ quire_err_t quire_pg_schema_version(PGconn *pg, int *ret_version, char *errbuf, 
 quire_err_t quire_pg_migrate(PGconn *pg, const quire_migration_t *migrations, size_t n,
                              int *ret_applied, char *errbuf, size_t errlen)
 {
-    quire_err_t err = quire_pg_exec(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", errbuf,
-                                    errlen);
+    quire_err_t err =
+        quire_pg_exec(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", errbuf, errlen);
     if (err)
         return err;
     err = quire_pg_exec(pg,

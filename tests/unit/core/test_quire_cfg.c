@@ -41,7 +41,8 @@ static void test_defaults_and_flags(void **state)
     conf_t c;
     char err[256];
     int npos = -1;
-    char *argv[] = {"--name", "x", "pos1", "--port=9000", "--verbose", "pos2", "--timeout", "250ms"};
+    char *argv[] = {"--name",    "x",    "pos1",      "--port=9000",
+                    "--verbose", "pos2", "--timeout", "250ms"};
     assert_int_equal(parse(&c, 8, argv, &npos, err, sizeof err), QUIRE_OK);
     assert_int_equal(c.port, 9000);
     assert_int_equal(c.timeout_ms, 250);

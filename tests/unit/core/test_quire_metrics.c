@@ -25,8 +25,8 @@ static void test_render(void **state)
                                            "partition=\"2\"", "events seen");
     assert_ptr_equal(c, quire_metrics_add(m, QUIRE_METRIC_COUNTER, "quire_events_total",
                                           "partition=\"1\"", "events seen"));
-    quire_metric_t *h = quire_metrics_add(m, QUIRE_METRIC_HISTOGRAM, "quire_ack_seconds", NULL,
-                                          "ack latency");
+    quire_metric_t *h =
+        quire_metrics_add(m, QUIRE_METRIC_HISTOGRAM, "quire_ack_seconds", NULL, "ack latency");
     quire_metrics_add_fn(m, "quire_lag", NULL, "lag", forty_two, NULL);
     quire_metric_add(c, 3);
     quire_metric_add(c2, 1);

@@ -1,0 +1,51 @@
+# ops/roles.sh — starting quire's roles for a stack (sourced by ops/run and ops/test helpers).
+# Each role that the binary has (see `quire --help`) is started in the background with its log in
+# <stack>/logs/<role>.log and its pid in <stack>/pids/role-<role>.pid. Two gateways, as DESIGN §9.
+
+has_role() { "$QUIRE_BIN" --help 2>/dev/null | grep -q "^  $1 "; }
+
+start_role() { # start_role NAME ARGS...
+    local name=$1; shift
+    mkdir -p "$LOG_DIR" "$PID_DIR"
+    (
+        set -a; source "$STACK_DIR/stack.env"; set +a
+        exec "$QUIRE_BIN" "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null
+    ) &
+    echo $! > "$PID_DIR/role-$name.pid"
+}
+
+start_roles() {
+    local started=()
+    local i=0 p
+    if has_role projector; then
+        start_role projector projector --admin-listen "127.0.0.1:$((ADMIN_PORT_BASE + 1))"
+        started+=(projector)
+    fi
+    if has_role compactor; then
+        start_role compactor compactor --admin-listen "127.0.0.1:$((ADMIN_PORT_BASE + 2))"
+        started+=(compactor)
+    fi
+    if has_role api; then
+        start_role api api --listen "127.0.0.1:$API_PORT" --web-root "$QUIRE_ROOT/web/dist"
+        started+=(api)
+    fi
+    if has_role gateway; then
+        for p in $GATEWAY_PORTS; do
+            i=$((i + 1))
+            start_role "gateway$i" gateway --listen "127.0.0.1:$p" \
+                --admin-listen "127.0.0.1:$((ADMIN_PORT_BASE + 10 + i))" --gateway-id "gw$i"
+            started+=("gateway$i")
+        done
+    fi
+    ROLES_STARTED="${started[*]}"
+}
+
+# wait_roles_ready SECONDS — every started role answers /readyz (or its port) in time.
+wait_roles_ready() {
+    local secs=$1 f name
+    for f in "$PID_DIR"/role-*.pid; do
+        [ -f "$f" ] || continue
+        name=$(basename "$f" .pid); name=${name#role-}
+        pid_alive "$f" || die "$name exited at start (see $LOG_DIR/$name.log): $(tail -3 "$LOG_DIR/$name.log")"
+    done
+}
