@@ -14,9 +14,8 @@
 #include "quire_log.h"
 
 static const quire_cmd_t *const commands[] = {
-    &quire_cmd_migrate,
-    &quire_cmd_partition,
-    &quire_cmd_version,
+    &quire_cmd_migrate,      &quire_cmd_partition,    &quire_cmd_token_issue,
+    &quire_cmd_token_verify, &quire_cmd_token_keygen, &quire_cmd_version,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

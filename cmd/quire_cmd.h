@@ -30,5 +30,8 @@ typedef struct quire_cmd_s {
 extern const quire_cmd_t quire_cmd_migrate;
 extern const quire_cmd_t quire_cmd_version;
 extern const quire_cmd_t quire_cmd_partition;
+extern const quire_cmd_t quire_cmd_token_issue;
+extern const quire_cmd_t quire_cmd_token_verify;
+extern const quire_cmd_t quire_cmd_token_keygen;
 
 #endif
