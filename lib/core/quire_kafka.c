@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "quire_log.h"
+
 char *quire_kafka_topic(const char *prefix, const char *suffix, char *buf, size_t len)
 {
     int n = snprintf(buf, len, "%s.%s", prefix, suffix);
@@ -67,9 +69,23 @@ quire_err_t quire_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const c
     return QUIRE_OK;
 }
 
+/* librdkafka's own log lines go through quire's logger (syslog levels: 0-3 error, 4 warning,
+ * 5-6 info, 7 debug), so one process writes one log format. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    quire_log_level_t l = level <= 3   ? QUIRE_LOG_ERROR
+                          : level == 4 ? QUIRE_LOG_WARN
+                          : level <= 6 ? QUIRE_LOG_INFO
+                                       : QUIRE_LOG_DEBUG;
+    if (quire_log_enabled(l))
+        quire_log_write(l, "librdkafka", "client=%s fac=%s detail=\"%s\"", rd_kafka_name(rk), fac,
+                        buf);
+}
+
 static rd_kafka_conf_t *conf_with(const char *const (*kv)[2], size_t n, char *errbuf, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, log_cb);
     for (size_t i = 0; i < n; i++) {
         if (!kv[i][1])
             continue;
