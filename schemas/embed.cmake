@@ -1,0 +1,23 @@
+# Generates a C file holding every schemas/*.avsc as a byte array (NUL-terminated), sorted by file
+# name, so the .avsc files stay the single source of truth for the schema JSON compiled into quire.
+# Invoked at build time: cmake -DSRC_DIR=... -DOUT=... -P embed.cmake
+file(GLOB files RELATIVE ${SRC_DIR} ${SRC_DIR}/*.avsc)
+list(SORT files)
+set(body "/* Generated from the .avsc files of schemas/ by schemas/embed.cmake. Do not edit. */\n#include \"schema_registry.h\"\n\n")
+set(table "const schema_registry_file_t schema_registry_files[] = {\n")
+set(i 0)
+foreach(f ${files})
+  file(READ ${SRC_DIR}/${f} hex HEX)
+  string(LENGTH "${hex}" hexlen)
+  math(EXPR len "${hexlen} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND body "static const char s${i}[] = {${bytes} 0x00};\n")
+  string(APPEND table "    {\"${f}\", s${i}, ${len}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+if(i EQUAL 0)
+  string(APPEND table "    {\"\", \"\", 0},\n")
+endif()
+string(APPEND table "};\nconst size_t schema_registry_files_count = ${i};\n")
+file(WRITE ${OUT}.tmp "${body}\n${table}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})
