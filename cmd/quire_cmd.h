@@ -34,4 +34,12 @@ extern const quire_cmd_t quire_cmd_token_issue;
 extern const quire_cmd_t quire_cmd_token_verify;
 extern const quire_cmd_t quire_cmd_token_keygen;
 
+/* Yjs engine tools (cmd/cmd_yjs.c). */
+extern const quire_cmd_t quire_cmd_yjs_inspect;
+extern const quire_cmd_t quire_cmd_yjs_validate;
+extern const quire_cmd_t quire_cmd_yjs_merge;
+extern const quire_cmd_t quire_cmd_yjs_diff;
+extern const quire_cmd_t quire_cmd_yjs_sv;
+extern const quire_cmd_t quire_cmd_yjs_split;
+
 #endif

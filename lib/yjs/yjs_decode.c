@@ -1,0 +1,370 @@
+/*
+ * yjs_decode — the streaming v1 decoder.
+ *
+ * Each public call advances a small state machine (struct groups → delete set → done). Failure is
+ * sticky: the first error, its message and its offset are kept and every later call returns it.
+ * Reads go through yjs_wire, whose functions check every length against what remains.
+ */
+#include "yjs_decode.h"
+
+#include "yjs_any.h"
+#include "yjs_json.h"
+#include "yjs_text.h"
+
+enum { ST_STRUCTS, ST_DS_HEADER, ST_DS, ST_DONE, ST_FAILED };
+
+static const yjs_limits_t default_limits = YJS_LIMITS_DEFAULT;
+
+static int fail_at(yjs_decoder_t *d, const uint8_t *at, quire_err_t err, const char *msg)
+{
+    if (d->state != ST_FAILED) {
+        d->state = ST_FAILED;
+        d->err = err;
+        d->err_msg = msg;
+        d->err_offset = (size_t)(at - d->start);
+    }
+    return d->err;
+}
+
+static int fail(yjs_decoder_t *d, quire_err_t err, const char *msg)
+{
+    return fail_at(d, d->w.pos, err, msg);
+}
+
+quire_err_t yjs_decode_init(yjs_decoder_t *d, const uint8_t *update, size_t len,
+                            const yjs_limits_t *limits, unsigned flags)
+{
+    memset(d, 0, sizeof *d);
+    d->limits = limits ? limits : &default_limits;
+    d->start = update;
+    d->w.pos = update;
+    d->w.end = update + len;
+    d->flags = (uint8_t)flags;
+    d->err_msg = "";
+    if (len == 0)
+        return fail(d, QUIRE_ERR_EMPTY, "empty update (an empty Yjs update is the 2 bytes 00 00)");
+    if (len > d->limits->max_update_bytes)
+        return fail(d, QUIRE_ERR_TOO_LARGE, "update exceeds the maximum update size");
+    uint64_t groups;
+    if (!yjs_wire_varuint(&d->w, &groups))
+        return fail(d, QUIRE_ERR_MALFORMED, "bad varUint: number of client groups");
+    if (groups > d->limits->max_clients)
+        return fail(d, QUIRE_ERR_LIMIT, "too many client groups");
+    /* a group takes at least 3 bytes (count, client, clock); the delete set at least 1 */
+    if (groups > yjs_wire_left(&d->w) / 3)
+        return fail(d, QUIRE_ERR_MALFORMED, "more client groups declared than bytes remain");
+    d->groups_left = groups;
+    d->state = ST_STRUCTS;
+    return QUIRE_OK;
+}
+
+#define CHECK(cond, msg)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return fail_at(d, at, QUIRE_ERR_MALFORMED, msg);                                       \
+    } while (0)
+
+static bool is_self_ref(const yjs_decoder_t *d, const yjs_id_t *ref)
+{
+    return ref->client == d->client && ref->clock >= d->clock;
+}
+
+/* Reads a varString; validates UTF-8 unless skimming. */
+static bool read_string(yjs_decoder_t *d, yjs_span_t *ret)
+{
+    if (!yjs_wire_buf(&d->w, &ret->ptr, &ret->len))
+        return false;
+    return (d->flags & YJS_DECODE_SKIM) || yjs_text_validate(ret->ptr, ret->len, NULL, NULL);
+}
+
+static bool read_json(yjs_decoder_t *d, yjs_span_t *ret)
+{
+    if (!read_string(d, ret))
+        return false;
+    return (d->flags & YJS_DECODE_SKIM) ||
+           yjs_json_validate(ret->ptr, ret->len, d->limits->max_depth);
+}
+
+static int read_content(yjs_decoder_t *d, const uint8_t *at, yjs_content_t *c)
+{
+    bool skim = (d->flags & YJS_DECODE_SKIM) != 0;
+    const uint8_t *p;
+    uint64_t n;
+    c->count = 1;
+    c->str_flags = 0;
+    c->type_ref = 0;
+    c->key.ptr = NULL;
+    c->key.len = 0;
+    c->body.ptr = NULL;
+    c->body.len = 0;
+    switch (c->ref) {
+    case YJS_CONTENT_STRING: {
+        CHECK(yjs_wire_buf(&d->w, &c->body.ptr, &c->body.len), "string runs past the end");
+        if (skim) {
+            c->count = yjs_text_utf16_len(c->body.ptr, c->body.len);
+            if (c->count == c->body.len) /* for valid UTF-8 only ASCII has 1 unit per byte */
+                c->str_flags = YJS_STR_ASCII;
+        } else {
+            bool ascii;
+            CHECK(yjs_text_validate(c->body.ptr, c->body.len, &c->count, &ascii),
+                  "string is not valid UTF-8");
+            if (ascii)
+                c->str_flags = YJS_STR_ASCII;
+        }
+        CHECK(c->count > 0, "empty string content");
+        return 0;
+    }
+    case YJS_CONTENT_DELETED:
+        CHECK(yjs_wire_varuint(&d->w, &c->count), "bad varUint: deleted length");
+        CHECK(c->count > 0, "zero deleted length");
+        return 0;
+    case YJS_CONTENT_JSON:
+    case YJS_CONTENT_ANY:
+        CHECK(yjs_wire_varuint(&d->w, &n), "bad varUint: element count");
+        CHECK(n > 0, "zero elements");
+        CHECK(n <= yjs_wire_left(&d->w), "more elements declared than bytes remain");
+        c->count = n;
+        c->body.ptr = d->w.pos;
+        for (uint64_t i = 0; i < n; i++) {
+            if (c->ref == YJS_CONTENT_JSON) {
+                yjs_span_t s;
+                CHECK(read_string(d, &s), "JSON element runs past the end or is not UTF-8");
+                if (!skim && !(s.len == 9 && memcmp(s.ptr, "undefined", 9) == 0))
+                    CHECK(yjs_json_validate(s.ptr, s.len, d->limits->max_depth),
+                          "JSON element is not valid JSON (or nests too deep)");
+            } else {
+                CHECK(yjs_any_skip(&d->w, d->limits->max_depth, !skim),
+                      "malformed any value (bad tag, truncated, bad UTF-8 or too deep)");
+            }
+        }
+        c->body.len = (size_t)(d->w.pos - c->body.ptr);
+        return 0;
+    case YJS_CONTENT_BINARY:
+        CHECK(yjs_wire_buf(&d->w, &c->body.ptr, &c->body.len), "binary runs past the end");
+        return 0;
+    case YJS_CONTENT_EMBED:
+        CHECK(read_json(d, &c->body), "embed is not valid JSON text");
+        return 0;
+    case YJS_CONTENT_FORMAT:
+        CHECK(read_string(d, &c->key), "format key runs past the end or is not UTF-8");
+        CHECK(read_json(d, &c->body), "format value is not valid JSON text");
+        return 0;
+    case YJS_CONTENT_TYPE: {
+        uint8_t t;
+        CHECK(yjs_wire_u8(&d->w, &t), "type ref runs past the end");
+        CHECK(t <= YJS_TYPE_XML_TEXT, "unknown type ref");
+        c->type_ref = t;
+        if (t == YJS_TYPE_XML_ELEMENT || t == YJS_TYPE_XML_HOOK)
+            CHECK(read_string(d, &c->body), "node name runs past the end or is not UTF-8");
+        return 0;
+    }
+    case YJS_CONTENT_DOC:
+        CHECK(read_string(d, &c->body), "subdocument guid runs past the end or is not UTF-8");
+        p = d->w.pos;
+        CHECK(p < d->w.end && *p == 118, "subdocument options are not an object");
+        CHECK(yjs_any_skip(&d->w, d->limits->max_depth, !skim), "malformed subdocument options");
+        c->key.ptr = p;
+        c->key.len = (size_t)(d->w.pos - p);
+        return 0;
+    default:
+        CHECK(false, "unknown content ref");
+    }
+    return 0;
+}
+
+static int read_struct(yjs_decoder_t *d, yjs_struct_t *s)
+{
+    const uint8_t *at = d->w.pos;
+    uint8_t info;
+    CHECK(yjs_wire_u8(&d->w, &info), "struct runs past the end");
+    s->id.client = d->client;
+    s->id.clock = d->clock;
+    uint8_t ref = info & YJS_INFO_REF_MASK;
+    if (ref == 0 || info == YJS_KIND_SKIP) {
+        /* GC (Yjs ignores the upper bits of a GC's info byte) or Skip */
+        s->kind = ref == 0 ? YJS_KIND_GC : YJS_KIND_SKIP;
+        s->info = s->kind;
+        CHECK(yjs_wire_varuint(&d->w, &s->len), "bad varUint: GC/Skip length");
+        CHECK(s->len > 0, "zero-length GC/Skip");
+        s->content.ref = 0;
+    } else {
+        CHECK(ref <= YJS_CONTENT_DOC, "unknown content ref");
+        s->kind = YJS_KIND_ITEM;
+        s->content.ref = ref;
+        uint8_t canon = ref;
+        if (info & YJS_INFO_ORIGIN) {
+            CHECK(yjs_wire_varuint(&d->w, &s->origin.client) &&
+                      yjs_wire_varuint(&d->w, &s->origin.clock),
+                  "bad varUint: origin");
+            CHECK(!is_self_ref(d, &s->origin), "origin refers to the item itself or later");
+            canon |= YJS_INFO_ORIGIN;
+        }
+        if (info & YJS_INFO_RIGHT_ORIGIN) {
+            CHECK(yjs_wire_varuint(&d->w, &s->right_origin.client) &&
+                      yjs_wire_varuint(&d->w, &s->right_origin.clock),
+                  "bad varUint: right origin");
+            CHECK(!is_self_ref(d, &s->right_origin),
+                  "right origin refers to the item itself or later");
+            canon |= YJS_INFO_RIGHT_ORIGIN;
+        }
+        if (!(info & (YJS_INFO_ORIGIN | YJS_INFO_RIGHT_ORIGIN))) {
+            uint8_t pinfo;
+            CHECK(yjs_wire_u8(&d->w, &pinfo), "parent info runs past the end");
+            CHECK(pinfo <= 1, "parent info is neither 0 (id) nor 1 (root name)");
+            s->parent_is_root = pinfo == 1;
+            if (s->parent_is_root) {
+                CHECK(read_string(d, &s->parent_key), "root name runs past the end or not UTF-8");
+            } else {
+                CHECK(yjs_wire_varuint(&d->w, &s->parent_id.client) &&
+                          yjs_wire_varuint(&d->w, &s->parent_id.clock),
+                      "bad varUint: parent id");
+                CHECK(!is_self_ref(d, &s->parent_id), "parent refers to the item itself or later");
+            }
+            if (info & YJS_INFO_PARENT_SUB) {
+                CHECK(read_string(d, &s->parent_sub), "parentSub runs past the end or not UTF-8");
+                canon |= YJS_INFO_PARENT_SUB;
+            }
+        }
+        s->info = canon;
+        int r = read_content(d, at, &s->content);
+        if (r < 0)
+            return r;
+        s->len = s->content.count;
+    }
+    CHECK(s->len <= YJS_MAX_SAFE - d->clock, "clock overflows 2^53 - 1");
+    d->clock += s->len;
+    s->raw.ptr = at;
+    s->raw.len = (size_t)(d->w.pos - at);
+    return 1;
+}
+
+int yjs_decode_next_struct(yjs_decoder_t *d, yjs_struct_t *ret_struct)
+{
+    if (d->state != ST_STRUCTS)
+        return d->state == ST_FAILED ? d->err : 0;
+    while (d->structs_left == 0) {
+        if (d->groups_left == 0) {
+            d->state = ST_DS_HEADER;
+            return 0;
+        }
+        const uint8_t *at = d->w.pos;
+        uint64_t n, client, clock;
+        CHECK(yjs_wire_varuint(&d->w, &n), "bad varUint: number of structs");
+        CHECK(yjs_wire_varuint(&d->w, &client), "bad varUint: client");
+        CHECK(yjs_wire_varuint(&d->w, &clock), "bad varUint: first clock");
+        CHECK(n <= yjs_wire_left(&d->w) / 2, "more structs declared than bytes remain");
+        d->groups_left--;
+        d->structs_left = n;
+        d->client = client;
+        d->clock = clock;
+    }
+    if (d->nstructs >= d->limits->max_structs)
+        return fail(d, QUIRE_ERR_LIMIT, "too many structs");
+    int r = read_struct(d, ret_struct);
+    if (r < 0)
+        return r;
+    d->structs_left--;
+    d->nstructs++;
+    return 1;
+}
+
+int yjs_decode_next_delete(yjs_decoder_t *d, uint64_t *ret_client, uint64_t *ret_clock,
+                           uint64_t *ret_len)
+{
+    const uint8_t *at = d->w.pos;
+    if (d->state == ST_STRUCTS) {
+        yjs_struct_t s;
+        int r;
+        while ((r = yjs_decode_next_struct(d, &s)) > 0)
+            ;
+        if (r < 0)
+            return r;
+        at = d->w.pos;
+    }
+    if (d->state == ST_FAILED)
+        return d->err;
+    if (d->state == ST_DONE)
+        return 0;
+    if (d->state == ST_DS_HEADER) {
+        uint64_t n;
+        CHECK(yjs_wire_varuint(&d->w, &n), "bad varUint: number of delete-set clients");
+        if (n > d->limits->max_clients)
+            return fail_at(d, at, QUIRE_ERR_LIMIT, "too many delete-set clients");
+        CHECK(n <= yjs_wire_left(&d->w) / 2, "more delete-set clients declared than bytes remain");
+        d->ds_clients_left = n;
+        d->ds_ranges_left = 0;
+        d->state = ST_DS;
+    }
+    while (d->ds_ranges_left == 0) {
+        at = d->w.pos;
+        if (d->ds_clients_left == 0) {
+            CHECK(d->w.pos == d->w.end, "trailing bytes after the delete set");
+            d->state = ST_DONE;
+            return 0;
+        }
+        uint64_t client, n;
+        CHECK(yjs_wire_varuint(&d->w, &client), "bad varUint: delete-set client");
+        CHECK(yjs_wire_varuint(&d->w, &n), "bad varUint: number of delete ranges");
+        CHECK(n <= yjs_wire_left(&d->w) / 2, "more delete ranges declared than bytes remain");
+        d->ds_clients_left--;
+        d->ds_client = client;
+        d->ds_ranges_left = n;
+    }
+    at = d->w.pos;
+    uint64_t clock, len;
+    CHECK(yjs_wire_varuint(&d->w, &clock) && yjs_wire_varuint(&d->w, &len),
+          "bad varUint: delete range");
+    CHECK(len <= YJS_MAX_SAFE - clock, "delete range overflows 2^53 - 1");
+    if (d->nranges >= d->limits->max_delete_ranges)
+        return fail_at(d, at, QUIRE_ERR_LIMIT, "too many delete ranges");
+    d->nranges++;
+    d->ds_ranges_left--;
+    *ret_client = d->ds_client;
+    *ret_clock = clock;
+    *ret_len = len;
+    return 1;
+}
+
+quire_err_t yjs_decode_struct(const uint8_t *raw, size_t len, uint64_t client, uint64_t clock,
+                              const yjs_limits_t *limits, unsigned flags, yjs_struct_t *ret_struct)
+{
+    yjs_decoder_t d;
+    memset(&d, 0, sizeof d);
+    d.limits = limits ? limits : &default_limits;
+    d.start = raw;
+    d.w.pos = raw;
+    d.w.end = raw + len;
+    d.flags = (uint8_t)flags;
+    d.client = client;
+    d.clock = clock;
+    d.state = ST_STRUCTS;
+    yjs_struct_t s;
+    int r = read_struct(&d, &s);
+    if (r < 0)
+        return (quire_err_t)r;
+    if (d.w.pos != d.w.end)
+        return QUIRE_ERR_MALFORMED;
+    *ret_struct = s;
+    return QUIRE_OK;
+}
+
+const char *yjs_decode_error(const yjs_decoder_t *d, size_t *ret_offset)
+{
+    if (ret_offset)
+        *ret_offset = d->err_offset;
+    return d->err_msg ? d->err_msg : "";
+}
+
+quire_err_t yjs_decode_check(const uint8_t *update, size_t len, const yjs_limits_t *limits,
+                             unsigned flags)
+{
+    yjs_decoder_t d;
+    quire_err_t err = yjs_decode_init(&d, update, len, limits, flags);
+    if (err != QUIRE_OK)
+        return err;
+    uint64_t client, clock, dlen;
+    int r;
+    while ((r = yjs_decode_next_delete(&d, &client, &clock, &dlen)) > 0)
+        ;
+    return r < 0 ? (quire_err_t)r : QUIRE_OK;
+}
