@@ -14,10 +14,10 @@
 #include "quire_log.h"
 
 static const quire_cmd_t *const commands[] = {
-    &quire_cmd_migrate,      &quire_cmd_partition,    &quire_cmd_token_issue,
-    &quire_cmd_token_verify, &quire_cmd_token_keygen, &quire_cmd_version,
-    &quire_cmd_yjs_inspect, &quire_cmd_yjs_validate, &quire_cmd_yjs_merge,
-    &quire_cmd_yjs_diff,    &quire_cmd_yjs_sv,       &quire_cmd_yjs_split,
+    &quire_cmd_api,          &quire_cmd_migrate,      &quire_cmd_partition, &quire_cmd_token_issue,
+    &quire_cmd_token_verify, &quire_cmd_token_keygen, &quire_cmd_version,   &quire_cmd_yjs_inspect,
+    &quire_cmd_yjs_validate, &quire_cmd_yjs_merge,    &quire_cmd_yjs_diff,  &quire_cmd_yjs_sv,
+    &quire_cmd_yjs_split,
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -441,3 +441,14 @@ quire_err_t ingest_producer_inject_fatal(ingest_producer_t *p)
     pthread_mutex_unlock(&p->lock);
     return err ? QUIRE_ERR_INTERNAL : QUIRE_OK;
 }
+
+int32_t ingest_producer_partition_count(ingest_producer_t *p, int timeout_ms)
+{
+    char err[256];
+    pthread_mutex_lock(&p->lock);
+    rd_kafka_t *rk = p->cur->rk;
+    pthread_mutex_unlock(&p->lock);
+    /* rk stays valid: only the poll thread replaces handles, and destroy joins it first; a
+     * metadata call racing a rebuild fails and reports -1. */
+    return quire_kafka_partition_count(rk, p->topic, timeout_ms, err, sizeof err);
+}

@@ -68,6 +68,9 @@ quire_err_t ingest_producer_send(ingest_producer_t *p, const void *key, size_t k
 size_t ingest_producer_inflight(ingest_producer_t *p);
 uint64_t ingest_producer_rebuilds(ingest_producer_t *p);
 
+/* Partition count of the topic from cluster metadata (waits up to timeout_ms); -1 if unknown. */
+int32_t ingest_producer_partition_count(ingest_producer_t *p, int timeout_ms);
+
 /* Test hook: makes the current producer raise a fatal error, as 2.0.2 does after #4438. */
 quire_err_t ingest_producer_inject_fatal(ingest_producer_t *p);
 

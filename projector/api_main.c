@@ -1,0 +1,131 @@
+/*
+ * quire api — the REST role: writes through ingest, reads from the PostgreSQL read model,
+ * authentication, and (later) the web app. Stateless but for Kafka and PostgreSQL; run any number.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api_ctx.h"
+#include "api_routes.h"
+#include "quire_cmd.h"
+#include "quire_kafka.h"
+#include "quire_log.h"
+
+typedef struct api_main_conf_s {
+    quire_common_conf_t common;
+    quire_token_conf_t token;
+    char *listen;
+    char *origin;
+    int64_t threads;
+    int64_t max_event_bytes;
+    int64_t max_doc_bytes;
+    int64_t produce_timeout_ms;
+    int64_t pg_pool;
+    int64_t connection_timeout_ms;
+} api_main_conf_t;
+
+static const quire_cfg_opt_t api_opts[] = {
+    QUIRE_CFG_COMMON_OPTS(api_main_conf_t),
+    QUIRE_CFG_TOKEN_OPTS(api_main_conf_t, token),
+    {"listen", QUIRE_CFG_STRING, "127.0.0.1:8080", 0, -1, offsetof(api_main_conf_t, listen), 0,
+     "address to serve HTTP on (host:port)"},
+    {"origin", QUIRE_CFG_STRING, "api", 0, -1, offsetof(api_main_conf_t, origin), 0,
+     "name of this process recorded in every event it writes"},
+    {"threads", QUIRE_CFG_INT, "4", 1, 256, offsetof(api_main_conf_t, threads), 0,
+     "HTTP worker threads"},
+    {"max-event-bytes", QUIRE_CFG_BYTES, "1MiB", 1024, 64LL << 20,
+     offsetof(api_main_conf_t, max_event_bytes), 0,
+     "largest Yjs update in one event; larger updates are split"},
+    {"max-doc-bytes", QUIRE_CFG_BYTES, "32MiB", 1024, 1LL << 30,
+     offsetof(api_main_conf_t, max_doc_bytes), 0, "largest document and largest single write"},
+    {"produce-timeout", QUIRE_CFG_MS, "10s", 100, 3600000,
+     offsetof(api_main_conf_t, produce_timeout_ms), 0,
+     "answer 503 when Kafka has not confirmed a write within this"},
+    {"pg-pool", QUIRE_CFG_INT, "8", 1, 256, offsetof(api_main_conf_t, pg_pool), 0,
+     "PostgreSQL connections"},
+    {"connection-timeout", QUIRE_CFG_MS, "30s", 1000, 3600000,
+     offsetof(api_main_conf_t, connection_timeout_ms), 0, "idle HTTP connection timeout"},
+};
+
+static const api_route_t routes[] = {
+    {"POST", "/v1/docs/{id}/updates", api_post_updates, API_ROUTE_BODY, 0},
+};
+
+static volatile sig_atomic_t stop_signal;
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static int api_run(void *confp, int argc, char **argv)
+{
+    api_main_conf_t *conf = confp;
+    char err[512], topic[256];
+    int status = 1;
+    api_ctx_t ctx = {.max_doc_bytes = conf->max_doc_bytes, .pg_timeout_ms = 5000};
+    api_t *api = NULL;
+    ctx.metrics = quire_metrics_new();
+    ctx.tokens = quire_tokens_new(conf->token.keys, conf->token.issuer, conf->token.audience, err,
+                                  sizeof err);
+    if (!ctx.tokens) {
+        QLOG_ERROR("cannot start without a strong token key", "err=\"%s\"", err);
+        goto out;
+    }
+    ctx.pool = quire_pgpool_new(conf->common.pg, "quire-api", (size_t)conf->pg_pool);
+    ingest_conf_t ic = {
+        .brokers = conf->common.kafka_brokers,
+        .topic = quire_kafka_topic(conf->common.topic_prefix, QUIRE_TOPIC_DOC_UPDATES, topic,
+                                   sizeof topic),
+        .origin = conf->origin,
+        .max_event_bytes = (size_t)conf->max_event_bytes,
+        .max_doc_bytes = (size_t)conf->max_doc_bytes,
+        .delivery_timeout_ms = conf->produce_timeout_ms,
+        .linger_ms = "1",
+        .metrics = ctx.metrics,
+    };
+    ctx.ingest = ingest_new(&ic, err, sizeof err);
+    if (!ctx.ingest || !ctx.pool) {
+        QLOG_ERROR("could not start the write path", "err=\"%s\"", err);
+        goto out;
+    }
+    api_conf_t ac = {
+        .listen = conf->listen,
+        .threads = (unsigned)conf->threads,
+        .max_body = (size_t)conf->max_doc_bytes,
+        .connection_timeout_s = (unsigned)(conf->connection_timeout_ms / 1000),
+    };
+    api = api_new(&ac, routes, sizeof routes / sizeof routes[0], &ctx, ctx.tokens, NULL,
+                  ctx.metrics, err, sizeof err);
+    if (!api) {
+        QLOG_ERROR("could not start the HTTP server", "err=\"%s\"", err);
+        goto out;
+    }
+    QLOG_INFO("api listening", "listen=%s port=%d", conf->listen, api_port(api));
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    while (!stop_signal)
+        pause();
+    QLOG_INFO("api stopping", "signal=%d", (int)stop_signal);
+    status = 0;
+out:
+    api_destroy(api);
+    ingest_destroy(ctx.ingest, 5000);
+    quire_pgpool_destroy(ctx.pool);
+    quire_tokens_destroy(ctx.tokens);
+    quire_metrics_destroy(ctx.metrics);
+    return status;
+}
+
+const quire_cmd_t quire_cmd_api = {
+    .name = "api",
+    .summary = "serve the REST API (writes, reads, history, auth) and the web app",
+    .synopsis = "",
+    .opts = api_opts,
+    .nopts = QUIRE_NOPTS(api_opts),
+    .conf_size = sizeof(api_main_conf_t),
+    .run = api_run,
+};
