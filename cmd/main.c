@@ -13,12 +13,25 @@
 #include "quire_cmd.h"
 #include "quire_log.h"
 
+/* One row per command; keep it one per line (clang-format off) so rows merge cleanly. */
+/* clang-format off */
 static const quire_cmd_t *const commands[] = {
-    &quire_cmd_api,          &quire_cmd_migrate,      &quire_cmd_partition, &quire_cmd_token_issue,
-    &quire_cmd_token_verify, &quire_cmd_token_keygen, &quire_cmd_version,   &quire_cmd_yjs_inspect,
-    &quire_cmd_yjs_validate, &quire_cmd_yjs_merge,    &quire_cmd_yjs_diff,  &quire_cmd_yjs_sv,
+    &quire_cmd_api,
+    &quire_cmd_events_tail,
+    &quire_cmd_migrate,
+    &quire_cmd_partition,
+    &quire_cmd_token_issue,
+    &quire_cmd_token_keygen,
+    &quire_cmd_token_verify,
+    &quire_cmd_version,
+    &quire_cmd_yjs_diff,
+    &quire_cmd_yjs_inspect,
+    &quire_cmd_yjs_merge,
     &quire_cmd_yjs_split,
+    &quire_cmd_yjs_sv,
+    &quire_cmd_yjs_validate,
 };
+/* clang-format on */
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out)
