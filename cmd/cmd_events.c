@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ typedef struct events_conf_s {
     char *doc;
     bool from_beginning;
     bool exit_at_end;
+    bool with_update;
     int64_t limit;
 } events_conf_t;
 
@@ -33,6 +35,8 @@ static const quire_cfg_opt_t events_opts[] = {
      "start at the oldest event instead of waiting for new ones"},
     {"exit-at-end", QUIRE_CFG_BOOL, "false", 0, -1, offsetof(events_conf_t, exit_at_end), 0,
      "stop once the end of the log (as of start) is reached"},
+    {"with-update", QUIRE_CFG_BOOL, "false", 0, -1, offsetof(events_conf_t, with_update), 0,
+     "also print the Yjs update bytes (base64)"},
     {"limit", QUIRE_CFG_INT, "0", 0, INT64_MAX, offsetof(events_conf_t, limit), 0,
      "stop after this many events (0 = no limit)"},
 };
@@ -52,7 +56,8 @@ static void iso_time(int64_t ms, char *buf, size_t len)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
-static void print_event(event_codec_t *codec, const rd_kafka_message_t *m, yjs_validation_t *v)
+static void print_event(event_codec_t *codec, const rd_kafka_message_t *m, yjs_validation_t *v,
+                        bool with_update)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "partition", m->partition);
@@ -81,6 +86,17 @@ static void print_event(event_codec_t *codec, const rd_kafka_message_t *m, yjs_v
         cJSON_AddNumberToObject(j, "size", (double)ev.update_len);
         if (ev.idempotency_key)
             cJSON_AddStringToObject(j, "idempotency_key", ev.idempotency_key);
+        if (ev.update_len && with_update) {
+            size_t b64len =
+                sodium_base64_ENCODED_LEN(ev.update_len, sodium_base64_VARIANT_ORIGINAL);
+            char *b64 = malloc(b64len);
+            if (b64) {
+                sodium_bin2base64(b64, b64len, ev.update, ev.update_len,
+                                  sodium_base64_VARIANT_ORIGINAL);
+                cJSON_AddStringToObject(j, "update_base64", b64);
+                free(b64);
+            }
+        }
         if (ev.update_len) {
             cJSON *s = cJSON_AddObjectToObject(j, "update");
             if (yjs_update_validate(ev.update, ev.update_len, NULL, 0, v) == QUIRE_OK) {
@@ -167,7 +183,7 @@ static int events_run(void *confp, int argc, char **argv)
             bool match = !conf->doc || (m->key_len == strlen(conf->doc) &&
                                         memcmp(m->key, conf->doc, m->key_len) == 0);
             if (match) {
-                print_event(codec, m, &v);
+                print_event(codec, m, &v, conf->with_update);
                 fflush(stdout);
                 printed++;
             }

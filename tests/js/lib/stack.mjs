@@ -1,0 +1,112 @@
+// Test helpers for integration tests against the stack ./ops/test starts. Everything comes from
+// the environment stack.env describes (QUIRE_BIN, QUIRE_KAFKA_BROKERS, QUIRE_PG, ...); without
+// it the tests fail loudly instead of skipping.
+import { spawn, execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+
+export const env = process.env
+for (const v of ['QUIRE_BIN', 'QUIRE_KAFKA_BROKERS', 'QUIRE_PG', 'QUIRE_JWT_KEYS', 'QUIRE_ROOT']) {
+  if (!env[v]) throw new Error(`${v} is not set: run the integration tests through ./ops/test`)
+}
+export const BIN = env.QUIRE_BIN
+export const ARTIFACTS = env.QUIRE_ARTIFACTS || path.join(env.QUIRE_ROOT, 'tests', 'artifacts')
+fs.mkdirSync(ARTIFACTS, { recursive: true })
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+export async function freePort () {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address()
+      srv.close(() => resolve(port))
+    })
+    srv.on('error', reject)
+  })
+}
+
+export async function waitFor (what, fn, { timeoutMs = 30000, intervalMs = 50 } = {}) {
+  const deadline = Date.now() + timeoutMs
+  let last
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn()
+      if (v) return v
+    } catch (e) { last = e }
+    await sleep(intervalMs)
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`)
+}
+
+// Starts a quire role as a child process with its log in the artifacts directory.
+export async function startRole (name, args, { extraEnv = {}, healthUrl = null } = {}) {
+  const log = fs.openSync(path.join(ARTIFACTS, `${name}.log`), 'a')
+  const proc = spawn(BIN, args, { env: { ...env, ...extraEnv }, stdio: ['ignore', log, log] })
+  const role = {
+    name,
+    proc,
+    exited: false,
+    async kill (signal = 'SIGKILL') {
+      if (role.exited) return
+      const done = new Promise((resolve) => proc.once('exit', resolve))
+      proc.kill(signal)
+      await done
+    },
+    async stop () { await role.kill('SIGTERM') }
+  }
+  proc.once('exit', () => { role.exited = true })
+  if (healthUrl) {
+    await waitFor(`${name} to answer ${healthUrl}`, async () => {
+      if (role.exited) throw new Error(`${name} exited: see ${ARTIFACTS}/${name}.log`)
+      const r = await fetch(healthUrl)
+      return r.ok
+    })
+  }
+  return role
+}
+
+export async function startApi (name = 'api', extraArgs = [], extraEnv = {}) {
+  const port = await freePort()
+  const role = await startRole(name, ['api', '--listen', `127.0.0.1:${port}`, ...extraArgs], {
+    extraEnv, healthUrl: `http://127.0.0.1:${port}/healthz`
+  })
+  role.url = `http://127.0.0.1:${port}`
+  return role
+}
+
+export function token (user, ttl = '1h') {
+  return execFileSync(BIN, ['token', 'issue', '--user', user, '--ttl', ttl]).toString().trim()
+}
+
+export function quire (args, opts = {}) {
+  return execFileSync(BIN, args, { maxBuffer: 1 << 28, ...opts }).toString()
+}
+
+// Events of one document, decoded by `quire events tail` (with the update bytes).
+export function eventsOf (doc) {
+  return quire(['events', 'tail', '--doc', doc, '--from-beginning', '--exit-at-end', '--with-update'])
+    .split('\n').filter(Boolean).map((l) => JSON.parse(l))
+}
+
+// High watermarks of a topic, one per partition, read with kcat.
+export function highWatermarks (topic = `${env.QUIRE_TOPIC_PREFIX || 'quire'}.doc-updates`) {
+  const md = JSON.parse(execFileSync('kcat', ['-b', env.QUIRE_KAFKA_BROKERS, '-L', '-J', '-t', topic]).toString())
+  const parts = md.topics[0].partitions.map((p) => p.partition)
+  const out = {}
+  for (const p of parts) {
+    const line = execFileSync('kcat', ['-b', env.QUIRE_KAFKA_BROKERS, '-Q', '-t', `${topic}:${p}:-1`]).toString()
+    out[p] = Number(line.trim().split(/\s+/).pop())
+  }
+  return out
+}
+
+// Drives the test stack's broker/database for fault tests.
+export function stackCtl (...args) {
+  execFileSync(path.join(env.QUIRE_ROOT, 'ops', 'stack'), [env.QUIRE_STACK || 'test', ...args], { stdio: 'inherit' })
+}
+
+export function uniqueId (prefix) {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+}
