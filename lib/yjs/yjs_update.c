@@ -6,13 +6,19 @@
  * diffUpdateV2, encodeStateVectorFromUpdateV2) over the streaming decoder, so that outputs are
  * byte-identical. Two points need care:
  *
- *   - mergeUpdatesV2 re-sorts its decoders before every step with a stable sort keyed by the
- *     current struct (client descending, clock ascending). Only the decoder at the front moves
- *     during a step, so the stable sort amounts to: "the decoder that just moved goes first among
- *     decoders with an equal key; initially, lower input index first". A priority queue with that
- *     tie-break reproduces Yjs's choices exactly in O(log n) per step instead of O(n log n).
- *     The queue is a sorted array of the initial keys (already sorted, hence free, for a
- *     document's updates in log order) plus a binary heap for decoders that move.
+ *   - mergeUpdatesV2 re-sorts its decoders before every step with Array.prototype.sort keyed by
+ *     the current struct (client descending, clock ascending). For equal (client, clock) its
+ *     comparator returns 0 when both structs have the same class but -1 *both ways* for a GC
+ *     against an Item, so which decoder comes first then depends on the engine's sort algorithm.
+ *     With fewer than 64 decoders, V8's TimSort is one CountAndMakeRun plus a binary insertion
+ *     sort; quire replays exactly that (V8_SORT_MAX), so Node's and Chrome's choices are
+ *     reproduced even with mixed ties. With 64 or more, a consistent comparator would make the
+ *     sort stable, which amounts to "the decoder that just moved goes first among equal keys;
+ *     initially lower input index first": a priority queue with that tie-break reproduces Yjs in
+ *     O(log n) per step instead of O(n log n) — exact unless a GC and an Item share a
+ *     (client, clock), where Yjs's own output depends on the JavaScript engine. The queue is a
+ *     sorted array of the initial keys (already sorted, hence free, for a document's updates in
+ *     log order) plus a binary heap for decoders that move.
  *   - Items never merge in mergeUpdates (Item.mergeWith compares `this.right === right`, which is
  *     false for decoded items); GCs merge with an adjacent GC only in the main loop, not while
  *     copying a decoder's consecutive structs.
@@ -25,6 +31,7 @@
  */
 #include "yjs_update.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +241,9 @@ static inline bool qless(const qent_t *a, const qent_t *b)
     return a->seq < b->seq;
 }
 
+/* Below this many decoders V8 sorts by binary insertion alone, which quire replays exactly. */
+#define V8_SORT_MAX 64
+
 typedef struct merge_s {
     mcur_t *cur;
     qent_t *init; /* sorted initial keys */
@@ -241,6 +251,9 @@ typedef struct merge_s {
     qent_t *heap;
     size_t nheap;
     int64_t seq;
+    size_t *arr; /* V8 mode: decoder indices in Yjs's array order */
+    size_t narr;
+    bool v8;
     yjs_ds_t ds;
     lazy_t lw;
     const yjs_limits_t *limits;
@@ -317,9 +330,68 @@ static qent_t heap_pop(merge_t *m)
     return top;
 }
 
+/* Yjs's decoder comparator (updates.js mergeUpdatesV2), Skips being filtered out. */
+static int ycmp(const mcur_t *a, const mcur_t *b)
+{
+    if (a->client == b->client) {
+        if (a->clock == b->clock)
+            return a->kind == b->kind ? 0 : -1;
+        return a->clock < b->clock ? -1 : 1;
+    }
+    return b->client < a->client ? -1 : 1;
+}
+
+/* V8's Array.prototype.sort (TimSort, third_party/v8/builtins/array-sort.tq) for n < 64, where
+ * it is CountAndMakeRun followed by BinaryInsertionSort over the whole array. */
+static void v8_sort(const mcur_t *cur, size_t *a, size_t n)
+{
+    if (n < 2)
+        return;
+    size_t run = 2;
+    bool desc = ycmp(&cur[a[1]], &cur[a[0]]) < 0;
+    size_t prev = a[1];
+    for (size_t i = 2; i < n; i++) {
+        int order = ycmp(&cur[a[i]], &cur[prev]);
+        if (desc ? order >= 0 : order < 0)
+            break;
+        prev = a[i];
+        run++;
+    }
+    if (desc)
+        for (size_t i = 0, j = run - 1; i < j; i++, j--) {
+            size_t t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+        }
+    for (size_t start = run; start < n; start++) {
+        size_t left = 0, right = start, pivot = a[start];
+        while (left < right) {
+            size_t mid = left + ((right - left) >> 1);
+            if (ycmp(&cur[pivot], &cur[a[mid]]) < 0)
+                right = mid;
+            else
+                left = mid + 1;
+        }
+        memmove(&a[left + 1], &a[left], (start - left) * sizeof *a);
+        a[left] = pivot;
+    }
+}
+
 /* Pops the decoder Yjs's sort would put first; false when none is left. */
 static bool queue_pop(merge_t *m, size_t *ret_idx)
 {
+    if (m->v8) {
+        size_t k = 0;
+        for (size_t i = 0; i < m->narr; i++)
+            if (m->cur[m->arr[i]].has)
+                m->arr[k++] = m->arr[i];
+        m->narr = k;
+        if (k == 0)
+            return false;
+        v8_sort(m->cur, m->arr, k);
+        *ret_idx = m->arr[0];
+        return true;
+    }
     bool have_init = m->init_head < m->ninit;
     if (!have_init && m->nheap == 0)
         return false;
@@ -332,6 +404,8 @@ static bool queue_pop(merge_t *m, size_t *ret_idx)
 
 static void queue_push(merge_t *m, size_t idx)
 {
+    if (m->v8)
+        return; /* it stays in the array; the next sort moves it */
     const mcur_t *c = &m->cur[idx];
     heap_push(m, (qent_t){c->client, c->clock, --m->seq, idx});
 }
@@ -390,8 +464,19 @@ static quire_err_t merge_run(merge_t *m, const uint8_t *const *updates, const si
             m->init[m->ninit++] = q;
         }
     }
-    if (!sorted)
+    if (m->ninit < V8_SORT_MAX) {
+        m->v8 = true;
+        m->arr = malloc((m->ninit ? m->ninit : 1) * sizeof *m->arr);
+        if (!m->arr) {
+            set_error(m->e, 0, NULL, "out of memory");
+            return QUIRE_ERR_NOMEM;
+        }
+        for (size_t i = 0; i < m->ninit; i++)
+            m->arr[i] = m->init[i].idx;
+        m->narr = m->ninit;
+    } else if (!sorted) {
         qsort(m->init, m->ninit, sizeof *m->init, cmp_qent); /* keys are unique (seq) */
+    }
 
     yjs_struct_t w;
     memset(&w, 0, sizeof w);
@@ -518,6 +603,7 @@ quire_err_t yjs_update_merge(const uint8_t *const *updates, const size_t *lens, 
     free(m.cur);
     free(m.init);
     free(m.heap);
+    free(m.arr);
     yjs_ds_deinit(&m.ds);
     lazy_deinit(&m.lw);
     return err;
@@ -661,6 +747,7 @@ typedef struct splitter_s {
     size_t nparts, offsets_cap;
     uint64_t nsliced;
     quire_err_t err;
+    yjs_id_t too_large; /* the struct that could not be placed */
 } splitter_t;
 
 /* Size of the current part with the given number of structs in its last group etc. */
@@ -747,6 +834,7 @@ static quire_err_t split_struct(splitter_t *sp, yjs_struct_t *s, const yjs_limit
                                 unsigned flags)
 {
     bool parsed = false;
+    sp->too_large = s->id;
     for (;;) {
         size_t size = part_size(sp);
         size_t cost = struct_cost(sp, s);
@@ -863,10 +951,14 @@ quire_err_t yjs_update_split(const uint8_t *update, size_t len, size_t cap,
     if (err == QUIRE_OK)
         err = sp.err;
     if (err != QUIRE_OK) {
-        set_error(ret_error, 0, NULL,
-                  err == QUIRE_ERR_TOO_LARGE
-                      ? "a struct that cannot be cut (or its header) exceeds the part size cap"
-                      : quire_err_str(err));
+        if (err == QUIRE_ERR_TOO_LARGE && ret_error) {
+            snprintf(ret_error->message, sizeof ret_error->message,
+                     "struct (%" PRIu64 ",%" PRIu64 ") cannot be cut to fit the part size cap",
+                     sp.too_large.client, sp.too_large.clock);
+            ret_error->input = ret_error->offset = 0;
+        } else {
+            set_error(ret_error, 0, NULL, quire_err_str(err));
+        }
         lazy_deinit(&sp.lw);
         yjs_ds_deinit(&sp.ds);
         yjs_buf_deinit(&sp.out);
