@@ -12,11 +12,13 @@
 
 #include <stdbool.h>
 
+#include "quire_err.h"
 #include "yjs_wire.h"
 
 /* Reads one `any` value at the cursor, nested at most max_depth objects/arrays deep. With
  * `validate`, strings must be valid UTF-8; without, only the structure and bounds are checked.
- * On failure returns false and leaves the cursor anywhere inside the value. */
-bool yjs_any_skip(yjs_wire_t *w, unsigned max_depth, bool validate);
+ * Returns QUIRE_OK, QUIRE_ERR_LIMIT (nested deeper) or QUIRE_ERR_MALFORMED; on failure the cursor
+ * is left anywhere inside the value. */
+quire_err_t yjs_any_skip(yjs_wire_t *w, unsigned max_depth, bool validate);
 
 #endif

@@ -64,6 +64,24 @@ quire_err_t yjs_decode_init(yjs_decoder_t *d, const uint8_t *update, size_t len,
             return fail_at(d, at, QUIRE_ERR_MALFORMED, msg);                                       \
     } while (0)
 
+/* For checks returning quire_err_t (MALFORMED or LIMIT). */
+#define CHECK_ERR(expr, msg)                                                                       \
+    do {                                                                                           \
+        quire_err_t e_ = (expr);                                                                   \
+        if (e_ != QUIRE_OK)                                                                        \
+            return fail_at(d, at, e_,                                                              \
+                           e_ == QUIRE_ERR_LIMIT ? "nested deeper than the limit" : msg);          \
+    } while (0)
+
+/* For read_json's 1 / 0 / -1. */
+#define CHECK_JSON(expr, msg)                                                                      \
+    do {                                                                                           \
+        int r_ = (expr);                                                                           \
+        if (r_ <= 0)                                                                               \
+            return fail_at(d, at, r_ < 0 ? QUIRE_ERR_LIMIT : QUIRE_ERR_MALFORMED,                  \
+                           r_ < 0 ? "nested deeper than the limit" : msg);                         \
+    } while (0)
+
 static bool is_self_ref(const yjs_decoder_t *d, const yjs_id_t *ref)
 {
     return ref->client == d->client && ref->clock >= d->clock;
@@ -77,12 +95,15 @@ static bool read_string(yjs_decoder_t *d, yjs_span_t *ret)
     return (d->flags & YJS_DECODE_SKIM) || yjs_text_validate(ret->ptr, ret->len, NULL, NULL);
 }
 
-static bool read_json(yjs_decoder_t *d, yjs_span_t *ret)
+/* A varString holding JSON text: 1 ok, 0 malformed, -1 nested deeper than the limit. */
+static int read_json(yjs_decoder_t *d, yjs_span_t *ret)
 {
     if (!read_string(d, ret))
-        return false;
-    return (d->flags & YJS_DECODE_SKIM) ||
-           yjs_json_validate(ret->ptr, ret->len, d->limits->max_depth);
+        return 0;
+    if (d->flags & YJS_DECODE_SKIM)
+        return 1;
+    quire_err_t err = yjs_json_validate(ret->ptr, ret->len, d->limits->max_depth);
+    return err == QUIRE_OK ? 1 : err == QUIRE_ERR_LIMIT ? -1 : 0;
 }
 
 static int read_content(yjs_decoder_t *d, const uint8_t *at, yjs_content_t *c)
@@ -130,11 +151,11 @@ static int read_content(yjs_decoder_t *d, const uint8_t *at, yjs_content_t *c)
                 yjs_span_t s;
                 CHECK(read_string(d, &s), "JSON element runs past the end or is not UTF-8");
                 if (!skim && !(s.len == 9 && memcmp(s.ptr, "undefined", 9) == 0))
-                    CHECK(yjs_json_validate(s.ptr, s.len, d->limits->max_depth),
-                          "JSON element is not valid JSON (or nests too deep)");
+                    CHECK_ERR(yjs_json_validate(s.ptr, s.len, d->limits->max_depth),
+                              "JSON element is not valid JSON");
             } else {
-                CHECK(yjs_any_skip(&d->w, d->limits->max_depth, !skim),
-                      "malformed any value (bad tag, truncated, bad UTF-8 or too deep)");
+                CHECK_ERR(yjs_any_skip(&d->w, d->limits->max_depth, !skim),
+                          "malformed any value (bad tag, truncated or bad UTF-8)");
             }
         }
         c->body.len = (size_t)(d->w.pos - c->body.ptr);
@@ -143,11 +164,11 @@ static int read_content(yjs_decoder_t *d, const uint8_t *at, yjs_content_t *c)
         CHECK(yjs_wire_buf(&d->w, &c->body.ptr, &c->body.len), "binary runs past the end");
         return 0;
     case YJS_CONTENT_EMBED:
-        CHECK(read_json(d, &c->body), "embed is not valid JSON text");
+        CHECK_JSON(read_json(d, &c->body), "embed is not valid JSON text");
         return 0;
     case YJS_CONTENT_FORMAT:
         CHECK(read_string(d, &c->key), "format key runs past the end or is not UTF-8");
-        CHECK(read_json(d, &c->body), "format value is not valid JSON text");
+        CHECK_JSON(read_json(d, &c->body), "format value is not valid JSON text");
         return 0;
     case YJS_CONTENT_TYPE: {
         uint8_t t;
@@ -162,7 +183,8 @@ static int read_content(yjs_decoder_t *d, const uint8_t *at, yjs_content_t *c)
         CHECK(read_string(d, &c->body), "subdocument guid runs past the end or is not UTF-8");
         p = d->w.pos;
         CHECK(p < d->w.end && *p == 118, "subdocument options are not an object");
-        CHECK(yjs_any_skip(&d->w, d->limits->max_depth, !skim), "malformed subdocument options");
+        CHECK_ERR(yjs_any_skip(&d->w, d->limits->max_depth, !skim),
+                  "malformed subdocument options");
         c->key.ptr = p;
         c->key.len = (size_t)(d->w.pos - p);
         return 0;

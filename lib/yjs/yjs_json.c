@@ -9,6 +9,7 @@ typedef struct json_s {
     const uint8_t *end;
     unsigned depth;
     unsigned max_depth;
+    bool too_deep;
 } json_t;
 
 static void skip_ws(json_t *j)
@@ -104,8 +105,10 @@ static bool value(json_t *j);
 
 static bool container(json_t *j, uint8_t close, bool object)
 {
-    if (++j->depth > j->max_depth)
+    if (++j->depth > j->max_depth) {
+        j->too_deep = true;
         return false;
+    }
     j->p++;
     skip_ws(j);
     if (j->p < j->end && *j->p == close) {
@@ -161,11 +164,11 @@ static bool value(json_t *j)
     }
 }
 
-bool yjs_json_validate(const uint8_t *s, size_t len, unsigned max_depth)
+quire_err_t yjs_json_validate(const uint8_t *s, size_t len, unsigned max_depth)
 {
-    json_t j = {.p = s, .end = s + len, .depth = 0, .max_depth = max_depth};
+    json_t j = {.p = s, .end = s + len, .depth = 0, .max_depth = max_depth, .too_deep = false};
     if (!value(&j))
-        return false;
+        return j.too_deep ? QUIRE_ERR_LIMIT : QUIRE_ERR_MALFORMED;
     skip_ws(&j);
-    return j.p == j.end;
+    return j.p == j.end ? QUIRE_OK : QUIRE_ERR_MALFORMED;
 }

@@ -14,8 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* True when s[0..len) is exactly one RFC 8259 JSON value (surrounding whitespace allowed) nested
- * at most max_depth arrays/objects deep. The text must already be valid UTF-8. */
-bool yjs_json_validate(const uint8_t *s, size_t len, unsigned max_depth);
+#include "quire_err.h"
+
+/* QUIRE_OK when s[0..len) is exactly one RFC 8259 JSON value (surrounding whitespace allowed);
+ * QUIRE_ERR_LIMIT when it nests deeper than max_depth arrays/objects; else QUIRE_ERR_MALFORMED.
+ * The text must already be valid UTF-8. */
+quire_err_t yjs_json_validate(const uint8_t *s, size_t len, unsigned max_depth);
 
 #endif

@@ -25,7 +25,7 @@ static bool element_bytes(const yjs_content_t *c, uint64_t n, size_t *ret)
             size_t l;
             if (!yjs_wire_buf(&w, &p, &l))
                 return false;
-        } else if (!yjs_any_skip(&w, RESKIP_DEPTH, false)) {
+        } else if (yjs_any_skip(&w, RESKIP_DEPTH, false) != QUIRE_OK) {
             return false;
         }
     }
