@@ -20,6 +20,8 @@ static const quire_cmd_t *const commands[] = {
     &quire_cmd_events_tail,
     &quire_cmd_migrate,
     &quire_cmd_partition,
+    &quire_cmd_projector,
+    &quire_cmd_replay,
     &quire_cmd_token_issue,
     &quire_cmd_token_keygen,
     &quire_cmd_token_verify,

@@ -36,6 +36,11 @@ extern const quire_cmd_t quire_cmd_token_issue;
 extern const quire_cmd_t quire_cmd_token_verify;
 extern const quire_cmd_t quire_cmd_token_keygen;
 
+/* The read model (projector/). */
+extern const quire_cmd_t quire_cmd_projector;
+extern const quire_cmd_t quire_cmd_replay;
+extern const quire_cmd_t quire_cmd_verify;
+
 /* Yjs engine tools (cmd/cmd_yjs.c). */
 extern const quire_cmd_t quire_cmd_yjs_inspect;
 extern const quire_cmd_t quire_cmd_yjs_validate;

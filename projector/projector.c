@@ -1,0 +1,1439 @@
+/*
+ * projector — see the header for the transaction of a batch and the fence.
+ *
+ * DESIGN of the in-memory side:
+ *   - pdoc: a cached document: its merged state as of its last row write plus the raw updates
+ *     applied since (merged when the row is written), and its counters. A cached pdoc always
+ *     covers its partition up to part[p].next. Anything that may break this (a rolled-back batch,
+ *     a fence loss, a revoke) drops every pdoc of the partition; the next batch reloads them from
+ *     PostgreSQL (row + indexed tail), inside its own fenced transaction.
+ *   - dirty: applied events not yet in the documents row. Their events are in doc_events already,
+ *     so a reader merges them from there; the row is rewritten when the document is new or
+ *     changed lifecycle (at once), else when flush_interval passed since its last write.
+ *   - Flush-only transactions (no new events) run when a deferred write falls due; they are
+ *     fenced like batches and position rows at part[p].next.
+ */
+#include "projector.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "doc_content.h"
+#include "event_codec.h"
+#include "pgval.h"
+#include "quarantine.h"
+#include "quire_kafka.h"
+#include "quire_log.h"
+#include "quire_pg.h"
+#include "readmodel.h"
+#include "yjs_update.h"
+
+#define NOTIFY_CHANNEL "quire_readmodel"
+
+/* ---------------------------------------------------------------- growable text buffer */
+
+typedef struct sbuf_s {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} sbuf_t;
+
+static void sb_reserve(sbuf_t *b, size_t more)
+{
+    if (b->oom || b->len + more + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    char *n = realloc(b->p, cap);
+    if (!n) {
+        b->oom = true;
+        return;
+    }
+    b->p = n;
+    b->cap = cap;
+}
+static void sb_put(sbuf_t *b, const void *s, size_t n)
+{
+    sb_reserve(b, n);
+    if (b->oom)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+static void sb_str(sbuf_t *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+static void sb_fmt(sbuf_t *b, const char *fmt, ...) QUIRE_PRINTF(2, 3);
+static void sb_fmt(sbuf_t *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+/* A value for COPY's text format: backslash, newline, CR and tab escaped. */
+static void sb_copy_text(sbuf_t *b, const char *s, size_t n)
+{
+    sb_reserve(b, n * 2);
+    if (b->oom)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        switch (c) {
+        case '\\':
+            b->p[b->len++] = '\\';
+            b->p[b->len++] = '\\';
+            break;
+        case '\n':
+            b->p[b->len++] = '\\';
+            b->p[b->len++] = 'n';
+            break;
+        case '\r':
+            b->p[b->len++] = '\\';
+            b->p[b->len++] = 'r';
+            break;
+        case '\t':
+            b->p[b->len++] = '\\';
+            b->p[b->len++] = 't';
+            break;
+        default:
+            b->p[b->len++] = c;
+        }
+    }
+    b->p[b->len] = '\0';
+}
+/* A bytea for COPY's text format: \\x and hex. */
+static void sb_copy_bytea(sbuf_t *b, const uint8_t *d, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    sb_reserve(b, 3 + n * 2);
+    if (b->oom)
+        return;
+    b->p[b->len++] = '\\';
+    b->p[b->len++] = '\\';
+    b->p[b->len++] = 'x';
+    for (size_t i = 0; i < n; i++) {
+        b->p[b->len++] = hex[d[i] >> 4];
+        b->p[b->len++] = hex[d[i] & 15];
+    }
+    b->p[b->len] = '\0';
+}
+static void sb_copy_time(sbuf_t *b, int64_t ms)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    sb_fmt(b, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+           tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+/* ---------------------------------------------------------------- cached documents */
+
+typedef struct pdoc_s {
+    struct pdoc_s *hnext;
+    char *id;
+    uint32_t hash;
+    int32_t partition;
+    bool dirty, urgent, touched;
+    bool writing; /* written by the transaction in progress */
+    int64_t last_flush_ms;
+    uint8_t *state; /* as of the last row write (or load) */
+    size_t state_len;
+    uint8_t *pbuf; /* updates applied since, back to back */
+    size_t plen, pcap;
+    size_t *poffs; /* npend + 1 entries */
+    size_t npend, poffcap;
+    int64_t version, event_count, event_bytes, created_ms, updated_ms;
+    char *owner;
+    readmodel_lifecycle_t lifecycle;
+} pdoc_t;
+
+typedef struct part_s {
+    bool assigned;
+    int64_t next; /* -1: unknown (read it from PostgreSQL) */
+    int64_t end;  /* until_end: the high watermark as of start */
+} part_t;
+
+struct projector_s {
+    projector_conf_t conf;
+    char *brokers, *topic, *pgconn, *group;
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    PGconn *pg;
+    bool pg_down_logged;
+    quarantine_checker_t *qc;
+    int32_t nparts;
+    part_t *parts;
+    pdoc_t **htab;
+    size_t hsize, ndocs;
+    bool rebalanced;  /* set by the rebalance callback: drop what was gathered */
+    bool need_resync; /* re-read offsets from PostgreSQL and seek */
+    volatile sig_atomic_t *stop;
+    quire_err_t fatal;
+    atomic_bool ready;
+    /* stats */
+    atomic_llong n_events, n_dups, n_quarantined, n_skipped, n_batches, n_fence;
+    quire_metric_t *m_events, *m_dups, *m_quar, *m_skipped, *m_batches, *m_fence, *m_lag,
+        *m_batch_s, *m_flushes;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t hash_str(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return h;
+}
+
+static void pdoc_free(pdoc_t *d)
+{
+    if (!d)
+        return;
+    free(d->id);
+    free(d->state);
+    free(d->pbuf);
+    free(d->poffs);
+    free(d->owner);
+    free(d);
+}
+
+static pdoc_t *cache_find(projector_t *p, const char *id, size_t n)
+{
+    uint32_t h = hash_str(id, n);
+    for (pdoc_t *d = p->htab[h & (p->hsize - 1)]; d; d = d->hnext)
+        if (d->hash == h && strlen(d->id) == n && memcmp(d->id, id, n) == 0)
+            return d;
+    return NULL;
+}
+
+static quire_err_t cache_grow(projector_t *p)
+{
+    size_t ns = p->hsize * 2;
+    pdoc_t **nt = calloc(ns, sizeof *nt);
+    if (!nt)
+        return QUIRE_ERR_NOMEM;
+    for (size_t i = 0; i < p->hsize; i++) {
+        for (pdoc_t *d = p->htab[i], *nx; d; d = nx) {
+            nx = d->hnext;
+            d->hnext = nt[d->hash & (ns - 1)];
+            nt[d->hash & (ns - 1)] = d;
+        }
+    }
+    free(p->htab);
+    p->htab = nt;
+    p->hsize = ns;
+    return QUIRE_OK;
+}
+
+static void cache_insert(projector_t *p, pdoc_t *d)
+{
+    if (p->ndocs + 1 > p->hsize && cache_grow(p) != QUIRE_OK) {
+        /* keep the longer chains: correct, only slower */
+    }
+    d->hnext = p->htab[d->hash & (p->hsize - 1)];
+    p->htab[d->hash & (p->hsize - 1)] = d;
+    p->ndocs++;
+}
+
+/* Drops the cached documents of one partition (all when partition < 0). */
+static void cache_drop(projector_t *p, int32_t partition)
+{
+    for (size_t i = 0; i < p->hsize; i++) {
+        pdoc_t **pp = &p->htab[i];
+        while (*pp) {
+            pdoc_t *d = *pp;
+            if (partition < 0 || d->partition == partition) {
+                *pp = d->hnext;
+                pdoc_free(d);
+                p->ndocs--;
+            } else {
+                pp = &d->hnext;
+            }
+        }
+    }
+}
+
+/* Evicts clean documents not touched by the current batch while over the cap. */
+static void cache_trim(projector_t *p)
+{
+    if (p->ndocs <= p->conf.max_cached_docs)
+        return;
+    for (size_t i = 0; i < p->hsize && p->ndocs > p->conf.max_cached_docs / 2; i++) {
+        pdoc_t **pp = &p->htab[i];
+        while (*pp) {
+            pdoc_t *d = *pp;
+            if (!d->dirty && !d->touched) {
+                *pp = d->hnext;
+                pdoc_free(d);
+                p->ndocs--;
+            } else {
+                pp = &d->hnext;
+            }
+        }
+    }
+}
+
+static quire_err_t pdoc_append(pdoc_t *d, const uint8_t *u, size_t n)
+{
+    if (d->plen + n > d->pcap) {
+        size_t cap = d->pcap ? d->pcap : 1024;
+        while (cap < d->plen + n)
+            cap *= 2;
+        uint8_t *nb = realloc(d->pbuf, cap);
+        if (!nb)
+            return QUIRE_ERR_NOMEM;
+        d->pbuf = nb;
+        d->pcap = cap;
+    }
+    if (d->npend + 2 > d->poffcap) {
+        size_t cap = d->poffcap ? d->poffcap * 2 : 16;
+        size_t *no = realloc(d->poffs, cap * sizeof *no);
+        if (!no)
+            return QUIRE_ERR_NOMEM;
+        d->poffs = no;
+        d->poffcap = cap;
+    }
+    if (d->npend == 0)
+        d->poffs[0] = 0;
+    memcpy(d->pbuf + d->plen, u, n);
+    d->plen += n;
+    d->npend++;
+    d->poffs[d->npend] = d->plen;
+    return QUIRE_OK;
+}
+
+/* Folds the pending updates into state. */
+static quire_err_t pdoc_fold(pdoc_t *d)
+{
+    if (d->npend == 0 && d->state)
+        return QUIRE_OK;
+    size_t n = d->npend + 1, k = 0;
+    const uint8_t **ups = malloc(n * sizeof *ups);
+    size_t *lens = malloc(n * sizeof *lens);
+    if (!ups || !lens) {
+        free(ups);
+        free(lens);
+        return QUIRE_ERR_NOMEM;
+    }
+    if (d->state && d->state_len) {
+        ups[k] = d->state;
+        lens[k++] = d->state_len;
+    }
+    for (size_t i = 0; i < d->npend; i++) {
+        ups[k] = d->pbuf + d->poffs[i];
+        lens[k++] = d->poffs[i + 1] - d->poffs[i];
+    }
+    uint8_t *out;
+    size_t outlen;
+    yjs_error_t e;
+    quire_err_t err = yjs_update_merge(ups, lens, k, NULL, YJS_DECODE_SKIM, &out, &outlen, &e);
+    free(ups);
+    free(lens);
+    if (err)
+        return err;
+    free(d->state);
+    d->state = out;
+    d->state_len = outlen;
+    d->plen = 0;
+    d->npend = 0;
+    return QUIRE_OK;
+}
+
+/* ---------------------------------------------------------------- PostgreSQL */
+
+static bool pg_ok(projector_t *p)
+{
+    return p->pg && PQstatus(p->pg) == CONNECTION_OK;
+}
+
+static quire_err_t pg_connect(projector_t *p)
+{
+    if (pg_ok(p))
+        return QUIRE_OK;
+    if (p->pg)
+        PQfinish(p->pg);
+    char err[512];
+    p->pg = quire_pg_connect(p->pgconn, "quire-projector", err, sizeof err);
+    if (!p->pg) {
+        if (!p->pg_down_logged)
+            QLOG_WARN("could not connect to postgresql; waiting", "err=\"%s\"", err);
+        p->pg_down_logged = true;
+        return QUIRE_ERR_PG;
+    }
+    if (quire_pg_exec(p->pg,
+                      "CREATE TEMP TABLE IF NOT EXISTS pj_docs (doc_id text, lifecycle text, "
+                      "partition int4, version int8, position int8, ydoc bytea, content jsonb, "
+                      "event_count int8, event_bytes int8, owner text, created_at timestamptz, "
+                      "updated_at timestamptz, engine text) ON COMMIT DELETE ROWS",
+                      err, sizeof err) != QUIRE_OK) {
+        QLOG_WARN("could not prepare the projector session", "err=\"%s\"", err);
+        PQfinish(p->pg);
+        p->pg = NULL;
+        return QUIRE_ERR_PG;
+    }
+    if (p->pg_down_logged)
+        QLOG_INFO("connected to postgresql again");
+    p->pg_down_logged = false;
+    return QUIRE_OK;
+}
+
+/* Waits (backing off) until PostgreSQL answers or stop is set. */
+static quire_err_t pg_wait(projector_t *p)
+{
+    int backoff = 50;
+    while (pg_connect(p) != QUIRE_OK) {
+        atomic_store(&p->ready, false);
+        if (p->stop && *p->stop)
+            return QUIRE_ERR_SHUTDOWN;
+        usleep((useconds_t)backoff * 1000);
+        backoff = backoff < 1000 ? backoff * 2 : 1000;
+    }
+    return QUIRE_OK;
+}
+
+static PGresult *pq(projector_t *p, const char *sql, int n, const char *const *params, int fmt)
+{
+    PGresult *r = PQexecParams(p->pg, sql, n, NULL, params, NULL, NULL, fmt);
+    ExecStatusType s = PQresultStatus(r);
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
+        QLOG_WARN("projector statement failed", "err=\"%s\"", PQresultErrorMessage(r));
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+static bool pq_exec(projector_t *p, const char *sql)
+{
+    PGresult *r = pq(p, sql, 0, NULL, 0);
+    PQclear(r);
+    return r != NULL;
+}
+
+static bool pq_copy(projector_t *p, const char *sql, const sbuf_t *data)
+{
+    PGresult *r = PQexec(p->pg, sql);
+    bool ok = PQresultStatus(r) == PGRES_COPY_IN;
+    PQclear(r);
+    if (!ok)
+        return false;
+    ok = PQputCopyData(p->pg, data->p, (int)data->len) == 1;
+    ok = PQputCopyEnd(p->pg, ok ? NULL : "aborted") == 1 && ok;
+    while ((r = PQgetResult(p->pg)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            QLOG_WARN("projector copy failed", "err=\"%s\"", PQresultErrorMessage(r));
+            ok = false;
+        }
+        PQclear(r);
+    }
+    return ok;
+}
+
+/* Reads the stored next offsets of the assigned partitions (creating rows at 0) into part[]. */
+static quire_err_t load_offsets(projector_t *p)
+{
+    char np[16];
+    snprintf(np, sizeof np, "%d", p->nparts);
+    const char *params[] = {p->topic, np};
+    PGresult *r =
+        pq(p,
+           "INSERT INTO projector_offsets (topic, partition, next_offset) SELECT $1, g, 0 "
+           "FROM generate_series(0, $2::int4 - 1) g ON CONFLICT DO NOTHING",
+           2, params, 0);
+    PQclear(r);
+    if (!r)
+        return QUIRE_ERR_PG;
+    r = pq(p, "SELECT partition, next_offset FROM projector_offsets WHERE topic = $1", 1, params,
+           1);
+    if (!r)
+        return QUIRE_ERR_PG;
+    for (int i = 0; i < PQntuples(r); i++) {
+        int32_t part = pgval_i32(r, i, 0);
+        if (part >= 0 && part < p->nparts)
+            p->parts[part].next = pgval_i64(r, i, 1);
+    }
+    PQclear(r);
+    return QUIRE_OK;
+}
+
+/* Loads the given uncached documents (row + indexed tail) inside the current transaction, whose
+ * lock on the partition's offset row keeps every other writer out. */
+static quire_err_t load_docs(projector_t *p, int32_t partition, char **ids, size_t n)
+{
+    if (n == 0)
+        return QUIRE_OK;
+    sbuf_t arr = {0};
+    sb_str(&arr, "{");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sb_str(&arr, ",");
+        sb_str(&arr, ids[i]); /* [A-Za-z0-9._~-]: nothing to quote */
+    }
+    sb_str(&arr, "}");
+    if (arr.oom) {
+        free(arr.p);
+        return QUIRE_ERR_NOMEM;
+    }
+    const char *params[] = {arr.p};
+    PGresult *rows = pq(p,
+                        "SELECT doc_id, version, position, (lifecycle = 'deleted'), ydoc, "
+                        "event_count, event_bytes, owner, (extract(epoch FROM created_at) * "
+                        "1000)::int8, (extract(epoch FROM updated_at) * 1000)::int8 FROM documents "
+                        "WHERE doc_id = ANY ($1::text[])",
+                        1, params, 1);
+    PGresult *tail = rows ? pq(p,
+                               "SELECT e.doc_id, e.\"offset\", e.kind, e.\"update\", "
+                               "(extract(epoch FROM e.broker_time) * 1000)::int8, e.actor, "
+                               "e.size::int8 FROM doc_events e LEFT JOIN documents d ON d.doc_id = "
+                               "e.doc_id WHERE e.doc_id = ANY ($1::text[]) AND e.\"offset\" >= "
+                               "COALESCE(d.position, 0) ORDER BY e.doc_id, e.\"offset\"",
+                               1, params, 1)
+                          : NULL;
+    free(arr.p);
+    if (!rows || !tail) {
+        PQclear(rows);
+        return QUIRE_ERR_PG;
+    }
+    quire_err_t err = QUIRE_OK;
+    for (size_t i = 0; i < n && !err; i++) {
+        pdoc_t *d = calloc(1, sizeof *d);
+        if (!d || !(d->id = strdup(ids[i]))) {
+            free(d);
+            err = QUIRE_ERR_NOMEM;
+            break;
+        }
+        d->hash = hash_str(d->id, strlen(d->id));
+        d->partition = partition;
+        d->version = -1;
+        for (int r = 0; r < PQntuples(rows); r++) {
+            if (strcmp(PQgetvalue(rows, r, 0), ids[i]) != 0)
+                continue;
+            d->version = pgval_i64(rows, r, 1);
+            d->lifecycle = pgval_bool(rows, r, 3) ? READMODEL_DELETED : READMODEL_ACTIVE;
+            d->state_len = (size_t)PQgetlength(rows, r, 4);
+            d->state = malloc(d->state_len ? d->state_len : 1);
+            if (!d->state)
+                err = QUIRE_ERR_NOMEM;
+            else
+                memcpy(d->state, PQgetvalue(rows, r, 4), d->state_len);
+            d->event_count = pgval_i64(rows, r, 5);
+            d->event_bytes = pgval_i64(rows, r, 6);
+            d->owner = pgval_dup(rows, r, 7, NULL);
+            d->created_ms = pgval_i64(rows, r, 8);
+            d->updated_ms = pgval_i64(rows, r, 9);
+        }
+        for (int r = 0; r < PQntuples(tail) && !err; r++) {
+            if (strcmp(PQgetvalue(tail, r, 0), ids[i]) != 0)
+                continue;
+            if (d->version < 0 && !d->owner) {
+                d->created_ms = pgval_i64(tail, r, 4);
+                d->owner = pgval_dup(tail, r, 5, NULL);
+            }
+            d->version = pgval_i64(tail, r, 1);
+            d->updated_ms = pgval_i64(tail, r, 4);
+            d->event_count++;
+            d->event_bytes += pgval_i64(tail, r, 6);
+            if (pgval_i16(tail, r, 2) == EVENT_CODEC_KIND_DELETE)
+                d->lifecycle = READMODEL_DELETED;
+            if (PQgetlength(tail, r, 3) > 0)
+                err = pdoc_append(d, (const uint8_t *)PQgetvalue(tail, r, 3),
+                                  (size_t)PQgetlength(tail, r, 3));
+            d->dirty = true; /* the row lags its tail: rewrite it when due */
+        }
+        if (err) {
+            pdoc_free(d);
+            break;
+        }
+        d->last_flush_ms = mono_ms();
+        cache_insert(p, d);
+    }
+    PQclear(rows);
+    PQclear(tail);
+    return err;
+}
+
+/* ---------------------------------------------------------------- one batch */
+
+typedef struct bevent_s {
+    rd_kafka_message_t *m;
+    char *doc_id;
+    uint8_t event_id[EVENT_CODEC_EVENT_ID_LEN];
+    int kind;
+    char *actor, *origin;
+    uint8_t *update_copy; /* the Yjs update, copied out of the codec */
+    size_t update_len;
+    int64_t broker_ms;
+    char reason[300];
+    bool poison, dup;
+} bevent_t;
+
+static void bevents_free(bevent_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(b[i].doc_id);
+        free(b[i].actor);
+        free(b[i].origin);
+        free(b[i].update_copy);
+    }
+    free(b);
+}
+
+static int64_t msg_time(const rd_kafka_message_t *m)
+{
+    rd_kafka_timestamp_type_t tt;
+    int64_t ts = rd_kafka_message_timestamp(m, &tt);
+    return ts >= 0 ? ts : now_ms();
+}
+
+/* Writes the documents due (all dirty ones when `all`) of a partition, positioned at `position`.
+ * Inside the caller's transaction. */
+static quire_err_t flush_docs(projector_t *p, int32_t partition, int64_t position, bool all,
+                              size_t *ret_n)
+{
+    int64_t now = mono_ms();
+    sbuf_t b = {0};
+    size_t n = 0;
+    quire_err_t err = QUIRE_OK;
+    for (size_t i = 0; i < p->hsize && !err; i++) {
+        for (pdoc_t *d = p->htab[i]; d && !err; d = d->hnext) {
+            if (d->partition != partition || !d->dirty)
+                continue;
+            if (!all && !d->urgent && now - d->last_flush_ms < p->conf.flush_interval_ms)
+                continue;
+            err = pdoc_fold(d);
+            if (err)
+                break;
+            d->writing = true;
+            char *content = NULL;
+            size_t clen = 0;
+            err = doc_content_render(d->state, d->state_len, &content, &clen);
+            if (err)
+                break;
+            sb_copy_text(&b, d->id, strlen(d->id));
+            sb_str(&b, d->lifecycle == READMODEL_DELETED ? "\tdeleted\t" : "\tactive\t");
+            sb_fmt(&b, "%d\t%lld\t%lld\t", partition, (long long)d->version, (long long)position);
+            sb_copy_bytea(&b, d->state, d->state_len);
+            sb_str(&b, "\t");
+            sb_copy_text(&b, content, clen);
+            free(content);
+            sb_fmt(&b, "\t%lld\t%lld\t", (long long)d->event_count, (long long)d->event_bytes);
+            if (d->owner)
+                sb_copy_text(&b, d->owner, strlen(d->owner));
+            else
+                sb_str(&b, "\\N");
+            sb_str(&b, "\t");
+            sb_copy_time(&b, d->created_ms);
+            sb_str(&b, "\t");
+            sb_copy_time(&b, d->updated_ms);
+            sb_str(&b, "\t");
+            sb_str(&b, readmodel_engine_version());
+            sb_str(&b, "\n");
+            n++;
+        }
+    }
+    if (!err && b.oom)
+        err = QUIRE_ERR_NOMEM;
+    if (!err && n) {
+        if (!pq_copy(p,
+                     "COPY pj_docs (doc_id, lifecycle, partition, version, position, ydoc, "
+                     "content, event_count, event_bytes, owner, created_at, updated_at, engine) "
+                     "FROM STDIN",
+                     &b) ||
+            !pq_exec(p, "INSERT INTO documents (doc_id, lifecycle, partition, version, position, "
+                        "ydoc, content, event_count, event_bytes, owner, created_at, updated_at, "
+                        "engine) SELECT doc_id, lifecycle, partition, version, position, ydoc, "
+                        "content, event_count, event_bytes, owner, created_at, updated_at, engine "
+                        "FROM pj_docs ON CONFLICT (doc_id) DO UPDATE SET lifecycle = "
+                        "EXCLUDED.lifecycle, partition = EXCLUDED.partition, version = "
+                        "EXCLUDED.version, position = EXCLUDED.position, ydoc = EXCLUDED.ydoc, "
+                        "content = EXCLUDED.content, event_count = EXCLUDED.event_count, "
+                        "event_bytes = EXCLUDED.event_bytes, owner = COALESCE(documents.owner, "
+                        "EXCLUDED.owner), created_at = EXCLUDED.created_at, updated_at = "
+                        "EXCLUDED.updated_at, engine = EXCLUDED.engine") ||
+            !pq_exec(p, "TRUNCATE pj_docs"))
+            err = QUIRE_ERR_PG;
+    }
+    free(b.p);
+    if (!err)
+        *ret_n = n;
+    return err;
+}
+
+/* Marks the documents written by the committed transaction clean. Only after COMMIT. */
+static void flush_done(projector_t *p, int32_t partition)
+{
+    int64_t now = mono_ms();
+    for (size_t i = 0; i < p->hsize; i++)
+        for (pdoc_t *d = p->htab[i]; d; d = d->hnext)
+            if (d->partition == partition && d->writing) {
+                d->dirty = d->urgent = d->writing = false;
+                d->last_flush_ms = now;
+            }
+}
+
+static void fail_partition(projector_t *p, int32_t partition, const char *why)
+{
+    QLOG_WARN("batch rolled back; reloading the partition from postgresql",
+              "partition=%d reason=\"%s\"", partition, why);
+    if (p->pg && PQstatus(p->pg) == CONNECTION_OK && PQtransactionStatus(p->pg) != PQTRANS_IDLE)
+        pq_exec(p, "ROLLBACK");
+    cache_drop(p, partition);
+    p->need_resync = true;
+}
+
+/*
+ * One fenced transaction for partition `part`: msgs[0..n) (offset order; may be empty for a
+ * flush-only transaction). Returns QUIRE_OK when committed; any failure has been handled
+ * (rolled back, caches dropped, resync requested).
+ */
+static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **msgs, size_t n,
+                             bool flush_all)
+{
+    part_t *ps = &p->parts[part];
+    int64_t t0 = mono_ms();
+    if (pg_wait(p) != QUIRE_OK)
+        return QUIRE_ERR_SHUTDOWN;
+    if (ps->next < 0) {
+        p->need_resync = true;
+        return QUIRE_ERR_CONFLICT;
+    }
+    /* Messages below our position were already applied (a seek can redeliver them). */
+    size_t first = 0;
+    while (first < n && msgs[first]->offset < ps->next)
+        first++;
+    msgs += first;
+    n -= first;
+    char partbuf[16], startbuf[24];
+    snprintf(partbuf, sizeof partbuf, "%d", part);
+    snprintf(startbuf, sizeof startbuf, "%lld", (long long)ps->next);
+    if (!pq_exec(p, "BEGIN")) {
+        fail_partition(p, part, "begin failed");
+        return QUIRE_ERR_PG;
+    }
+    const char *lp[] = {p->topic, partbuf};
+    PGresult *r = pq(p,
+                     "SELECT next_offset FROM projector_offsets WHERE topic = $1 AND partition = "
+                     "$2::int4 FOR UPDATE",
+                     2, lp, 1);
+    if (!r) {
+        fail_partition(p, part, "could not lock the offset row");
+        return QUIRE_ERR_PG;
+    }
+    int64_t stored = PQntuples(r) == 1 ? pgval_i64(r, 0, 0) : -1;
+    PQclear(r);
+    if (stored != ps->next) {
+        atomic_fetch_add(&p->n_fence, 1);
+        quire_metric_add(p->m_fence, 1);
+        char why[128];
+        snprintf(why, sizeof why, "fence: stored next offset %lld, batch starts at %lld",
+                 (long long)stored, (long long)ps->next);
+        fail_partition(p, part, why);
+        return QUIRE_ERR_CONFLICT;
+    }
+
+    /* Judge and copy every message. */
+    bevent_t *ev = calloc(n ? n : 1, sizeof *ev);
+    if (!ev) {
+        fail_partition(p, part, "out of memory");
+        return QUIRE_ERR_NOMEM;
+    }
+    quire_err_t err = QUIRE_OK;
+    size_t ndecoded = 0;
+    for (size_t i = 0; i < n && !err; i++) {
+        bevent_t *b = &ev[i];
+        b->m = msgs[i];
+        b->broker_ms = msg_time(msgs[i]);
+        event_codec_event_t e;
+        quire_err_t q =
+            quarantine_check(p->qc, msgs[i]->key, msgs[i]->key_len, part, p->nparts,
+                             msgs[i]->payload, msgs[i]->len, &e, b->reason, sizeof b->reason);
+        if (q == QUIRE_ERR_MALFORMED) {
+            b->poison = true;
+            continue;
+        }
+        if (q) {
+            err = q;
+            break;
+        }
+        b->doc_id = strdup(e.doc_id);
+        b->actor = strdup(e.actor);
+        b->origin = strdup(e.origin);
+        memcpy(b->event_id, e.event_id, sizeof b->event_id);
+        b->kind = (int)e.kind;
+        b->update_len = e.update_len;
+        if (e.update_len) {
+            b->update_copy = malloc(e.update_len);
+            if (b->update_copy)
+                memcpy(b->update_copy, e.update, e.update_len);
+        }
+        if (!b->doc_id || !b->actor || !b->origin || (e.update_len && !b->update_copy))
+            err = QUIRE_ERR_NOMEM;
+        ndecoded++;
+    }
+    /* Duplicates already indexed. */
+    if (!err && ndecoded) {
+        sbuf_t ids = {0}, eids = {0};
+        sb_str(&ids, "{");
+        sb_str(&eids, "{");
+        bool firstid = true;
+        for (size_t i = 0; i < n; i++) {
+            if (ev[i].poison)
+                continue;
+            if (!firstid) {
+                sb_str(&ids, ",");
+                sb_str(&eids, ",");
+            }
+            firstid = false;
+            sb_str(&ids, ev[i].doc_id);
+            for (int k = 0; k < EVENT_CODEC_EVENT_ID_LEN; k++)
+                sb_fmt(&eids, "%02x", ev[i].event_id[k]);
+        }
+        sb_str(&ids, "}");
+        sb_str(&eids, "}");
+        if (ids.oom || eids.oom) {
+            err = QUIRE_ERR_NOMEM;
+        } else {
+            const char *dp[] = {ids.p, eids.p};
+            r = pq(p,
+                   "SELECT t.d, encode(t.e, 'hex') FROM unnest($1::text[], $2::text[]) AS u(d, "
+                   "h) CROSS JOIN LATERAL (SELECT u.d AS d, decode(u.h, 'hex') AS e) t WHERE "
+                   "EXISTS (SELECT 1 FROM doc_events x WHERE x.doc_id = t.d AND x.event_id = "
+                   "t.e)",
+                   2, dp, 0);
+            if (!r) {
+                err = QUIRE_ERR_PG;
+            } else {
+                for (int j = 0; j < PQntuples(r); j++) {
+                    const char *hex = PQgetvalue(r, j, 1);
+                    for (size_t i = 0; i < n; i++) {
+                        if (ev[i].poison || ev[i].dup || strcmp(ev[i].doc_id, PQgetvalue(r, j, 0)))
+                            continue;
+                        char h[EVENT_CODEC_EVENT_ID_LEN * 2 + 1];
+                        for (int k = 0; k < EVENT_CODEC_EVENT_ID_LEN; k++)
+                            snprintf(h + 2 * k, 3, "%02x", ev[i].event_id[k]);
+                        if (strcmp(h, hex) == 0)
+                            ev[i].dup = true;
+                    }
+                }
+                PQclear(r);
+            }
+        }
+        free(ids.p);
+        free(eids.p);
+    }
+    /* Load the uncached documents of this batch. */
+    if (!err) {
+        char **need = calloc(n ? n : 1, sizeof *need);
+        size_t nneed = 0;
+        if (!need)
+            err = QUIRE_ERR_NOMEM;
+        for (size_t i = 0; i < n && !err; i++) {
+            if (ev[i].poison || ev[i].dup || cache_find(p, ev[i].doc_id, strlen(ev[i].doc_id)))
+                continue;
+            bool seen = false;
+            for (size_t k = 0; k < nneed && !seen; k++)
+                seen = strcmp(need[k], ev[i].doc_id) == 0;
+            if (!seen)
+                need[nneed++] = ev[i].doc_id;
+        }
+        if (!err)
+            err = load_docs(p, part, need, nneed);
+        free(need);
+    }
+    /* Apply in offset order; index; quarantine. */
+    sbuf_t copy = {0};
+    size_t napplied = 0, nquar = 0, ndup = 0, nskip = 0;
+    size_t seen_cap = 16;
+    while (seen_cap < 2 * n)
+        seen_cap *= 2;
+    size_t *seen = calloc(seen_cap, sizeof *seen);
+    if (!seen && !err)
+        err = QUIRE_ERR_NOMEM;
+    for (size_t i = 0; i < n && !err; i++) {
+        bevent_t *b = &ev[i];
+        if (b->poison) {
+            char offbuf[24];
+            snprintf(offbuf, sizeof offbuf, "%lld", (long long)b->m->offset);
+            const char *qp[] = {p->topic,
+                                partbuf,
+                                offbuf,
+                                b->reason,
+                                readmodel_engine_version(),
+                                (const char *)b->m->payload};
+            int lens[] = {0, 0, 0, 0, 0, (int)b->m->len};
+            int fmts[] = {0, 0, 0, 0, 0, 1};
+            r = PQexecParams(
+                p->pg,
+                "INSERT INTO quarantine (topic, partition, \"offset\", reason, engine, "
+                "payload) VALUES ($1, $2::int4, $3::int8, $4, $5, $6) ON CONFLICT DO "
+                "NOTHING",
+                6, NULL, qp, lens, fmts, 0);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                QLOG_WARN("could not quarantine", "err=\"%s\"", PQresultErrorMessage(r));
+                err = QUIRE_ERR_PG;
+            }
+            PQclear(r);
+            QLOG_WARN("event quarantined", "partition=%d offset=%lld reason=\"%s\"", part,
+                      (long long)b->m->offset, b->reason);
+            nquar++;
+            continue;
+        }
+        if (b->dup) {
+            ndup++;
+            continue;
+        }
+        /* a resend within this batch: an open-addressing set of the applied events' indexes */
+        bool dup = false;
+        uint64_t h;
+        memcpy(&h, b->event_id, sizeof h);
+        h ^= hash_str(b->doc_id, strlen(b->doc_id));
+        size_t slot = (size_t)h & (seen_cap - 1);
+        for (; seen[slot]; slot = (slot + 1) & (seen_cap - 1)) {
+            bevent_t *o = &ev[seen[slot] - 1];
+            if (memcmp(o->event_id, b->event_id, EVENT_CODEC_EVENT_ID_LEN) == 0 &&
+                strcmp(o->doc_id, b->doc_id) == 0) {
+                dup = true;
+                break;
+            }
+        }
+        if (!dup)
+            seen[slot] = i + 1;
+        if (dup) {
+            b->dup = true;
+            ndup++;
+            continue;
+        }
+        pdoc_t *d = cache_find(p, b->doc_id, strlen(b->doc_id));
+        if (!d) {
+            d = calloc(1, sizeof *d);
+            if (!d || !(d->id = strdup(b->doc_id))) {
+                free(d);
+                err = QUIRE_ERR_NOMEM;
+                break;
+            }
+            d->hash = hash_str(d->id, strlen(d->id));
+            d->partition = part;
+            d->version = -1;
+            cache_insert(p, d);
+        }
+        if (d->lifecycle == READMODEL_DELETED) {
+            b->dup = true; /* not indexed */
+            nskip++;
+            continue;
+        }
+        if (d->version < 0) {
+            d->created_ms = b->broker_ms;
+            d->urgent = true; /* a new document: its row at once */
+            if (!d->owner)
+                d->owner = strdup(b->actor);
+        }
+        if (b->kind == EVENT_CODEC_KIND_UPDATE) {
+            err = pdoc_append(d, b->update_copy, b->update_len);
+            if (err)
+                break;
+        } else if (b->kind == EVENT_CODEC_KIND_DELETE) {
+            d->lifecycle = READMODEL_DELETED;
+            d->urgent = true;
+        }
+        d->version = b->m->offset;
+        d->updated_ms = b->broker_ms;
+        d->event_count++;
+        d->event_bytes += (int64_t)b->update_len;
+        d->dirty = true;
+        d->touched = true;
+        /* doc_id partition offset event_id kind broker_time actor origin size update */
+        sb_copy_text(&copy, b->doc_id, strlen(b->doc_id));
+        sb_fmt(&copy, "\t%d\t%lld\t", part, (long long)b->m->offset);
+        sb_copy_bytea(&copy, b->event_id, EVENT_CODEC_EVENT_ID_LEN);
+        sb_fmt(&copy, "\t%d\t", b->kind);
+        sb_copy_time(&copy, b->broker_ms);
+        sb_str(&copy, "\t");
+        sb_copy_text(&copy, b->actor, strlen(b->actor));
+        sb_str(&copy, "\t");
+        sb_copy_text(&copy, b->origin, strlen(b->origin));
+        sb_fmt(&copy, "\t%zu\t", b->update_len);
+        sb_copy_bytea(&copy, b->update_copy, b->update_len);
+        sb_str(&copy, "\n");
+        napplied++;
+    }
+    free(seen);
+    if (!err && copy.oom)
+        err = QUIRE_ERR_NOMEM;
+    if (!err && napplied &&
+        !pq_copy(p,
+                 "COPY doc_events (doc_id, partition, \"offset\", event_id, kind, broker_time, "
+                 "actor, origin, size, \"update\") FROM STDIN",
+                 &copy))
+        err = QUIRE_ERR_PG;
+    free(copy.p);
+    int64_t new_next = n ? msgs[n - 1]->offset + 1 : ps->next;
+    size_t nflushed = 0;
+    if (!err)
+        err = flush_docs(p, part, new_next, flush_all, &nflushed);
+    if (!err && new_next != ps->next) {
+        char nextbuf[24];
+        snprintf(nextbuf, sizeof nextbuf, "%lld", (long long)new_next);
+        const char *up[] = {p->topic, partbuf, nextbuf, NOTIFY_CHANNEL};
+        r = pq(p,
+               "WITH u AS (UPDATE projector_offsets SET next_offset = $3::int8, updated_at = "
+               "now() WHERE topic = $1 AND partition = $2::int4 RETURNING partition, next_offset) "
+               "SELECT pg_notify($4, u.partition || ':' || u.next_offset) FROM u",
+               4, up, 0);
+        if (!r || PQntuples(r) != 1)
+            err = QUIRE_ERR_PG;
+        PQclear(r);
+    }
+    if (!err && !pq_exec(p, "COMMIT"))
+        err = QUIRE_ERR_PG;
+    if (err) {
+        bevents_free(ev, n);
+        fail_partition(p, part, quire_err_str(err));
+        return err;
+    }
+    /* Committed. */
+    ps->next = new_next;
+    flush_done(p, part);
+    int64_t done_ms = now_ms();
+    for (size_t i = 0; i < n; i++)
+        if (!ev[i].poison && !ev[i].dup)
+            quire_metric_observe(p->m_lag, (double)(done_ms - ev[i].broker_ms) / 1000.0);
+    bevents_free(ev, n);
+    for (size_t i = 0; i < p->hsize; i++)
+        for (pdoc_t *d = p->htab[i]; d; d = d->hnext)
+            d->touched = false;
+    cache_trim(p);
+    atomic_fetch_add(&p->n_events, (long long)napplied);
+    atomic_fetch_add(&p->n_dups, (long long)ndup);
+    atomic_fetch_add(&p->n_quarantined, (long long)nquar);
+    atomic_fetch_add(&p->n_skipped, (long long)nskip);
+    atomic_fetch_add(&p->n_batches, 1);
+    quire_metric_add(p->m_events, (int64_t)napplied);
+    quire_metric_add(p->m_dups, (int64_t)ndup);
+    quire_metric_add(p->m_quar, (int64_t)nquar);
+    quire_metric_add(p->m_skipped, (int64_t)nskip);
+    quire_metric_add(p->m_batches, 1);
+    quire_metric_add(p->m_flushes, (int64_t)nflushed);
+    quire_metric_observe(p->m_batch_s, (double)(mono_ms() - t0) / 1000.0);
+    if (n && p->conf.group_id) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, p->topic, part)->offset = new_next;
+        rd_kafka_commit(p->rk, l, 1);
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    return QUIRE_OK;
+}
+
+/* ---------------------------------------------------------------- Kafka side */
+
+static rd_kafka_topic_partition_list_t *assignment_list(projector_t *p)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(p->nparts);
+    for (int32_t i = 0; i < p->nparts; i++)
+        if (p->parts[i].assigned)
+            rd_kafka_topic_partition_list_add(l, p->topic, i)->offset = p->parts[i].next;
+    return l;
+}
+
+/* Reads the offsets from PostgreSQL (waiting while it is down) and positions the consumer. */
+static quire_err_t resync(projector_t *p, bool reassign)
+{
+    for (;;) {
+        if (pg_wait(p) != QUIRE_OK)
+            return QUIRE_ERR_SHUTDOWN;
+        if (load_offsets(p) == QUIRE_OK)
+            break;
+        if (p->pg && PQstatus(p->pg) == CONNECTION_OK && p->pg)
+            usleep(200 * 1000);
+    }
+    for (int32_t i = 0; i < p->nparts; i++)
+        if (p->parts[i].assigned)
+            cache_drop(p, i);
+    if (reassign) {
+        rd_kafka_topic_partition_list_t *l = assignment_list(p);
+        rd_kafka_resp_err_t e = rd_kafka_assign(p->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (e) {
+            QLOG_WARN("could not assign partitions", "err=\"%s\"", rd_kafka_err2str(e));
+            return QUIRE_ERR_KAFKA;
+        }
+    } else {
+        for (int32_t i = 0; i < p->nparts; i++) {
+            if (!p->parts[i].assigned)
+                continue;
+            rd_kafka_resp_err_t e = rd_kafka_seek(p->rkt, i, p->parts[i].next, 10000);
+            if (e) {
+                QLOG_WARN("could not seek; reassigning", "partition=%d err=\"%s\"", i,
+                          rd_kafka_err2str(e));
+                return resync(p, true);
+            }
+        }
+    }
+    p->need_resync = false;
+    atomic_store(&p->ready, true);
+    return QUIRE_OK;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    projector_t *p = opaque;
+    p->rebalanced = true;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++)
+            if (parts->elems[i].partition >= 0 && parts->elems[i].partition < p->nparts)
+                p->parts[parts->elems[i].partition].assigned = true;
+        QLOG_INFO("partitions assigned", "count=%d", parts->cnt);
+        if (resync(p, true) != QUIRE_OK) {
+            rd_kafka_assign(rk, NULL);
+            for (int32_t i = 0; i < p->nparts; i++)
+                p->parts[i].assigned = false;
+        }
+    } else {
+        QLOG_INFO("partitions revoked", "count=%d", parts->cnt);
+        /* Everything applied is committed (batches are synchronous); dirty rows are covered by
+         * their indexed events, so the next owner reloads them correctly. */
+        for (int i = 0; i < parts->cnt; i++) {
+            int32_t part = parts->elems[i].partition;
+            if (part >= 0 && part < p->nparts) {
+                p->parts[part].assigned = false;
+                p->parts[part].next = -1;
+                cache_drop(p, part);
+            }
+        }
+        rd_kafka_assign(rk, NULL);
+        atomic_store(&p->ready, false);
+    }
+}
+
+projector_t *projector_new(const projector_conf_t *conf, char *errbuf, size_t errlen)
+{
+    projector_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    p->conf = *conf;
+    if (!p->conf.flush_interval_ms)
+        p->conf.flush_interval_ms = 250;
+    if (!p->conf.max_batch_events)
+        p->conf.max_batch_events = 20000;
+    if (!p->conf.max_batch_bytes)
+        p->conf.max_batch_bytes = 32u << 20;
+    if (!p->conf.max_cached_docs)
+        p->conf.max_cached_docs = 10000;
+    p->brokers = strdup(conf->brokers);
+    p->topic = strdup(conf->topic);
+    p->pgconn = strdup(conf->pg);
+    p->group = strdup(conf->group_id ? conf->group_id : "quire-replay");
+    p->hsize = 1024;
+    p->htab = calloc(p->hsize, sizeof *p->htab);
+    p->qc = quarantine_checker_new(errbuf, errlen);
+    if (!p->brokers || !p->topic || !p->pgconn || !p->group || !p->htab || !p->qc)
+        goto fail;
+    p->conf.brokers = p->brokers;
+    p->conf.topic = p->topic;
+    p->conf.pg = p->pgconn;
+    p->conf.group_id = conf->group_id ? p->group : NULL;
+    rd_kafka_conf_t *kc = quire_kafka_consumer_conf(p->brokers, p->group, errbuf, errlen);
+    if (!kc)
+        goto fail;
+    char st[24];
+    snprintf(st, sizeof st, "%d", conf->session_timeout_ms ? conf->session_timeout_ms : 10000);
+    if (quire_kafka_conf_set(kc, "session.timeout.ms", st, errbuf, errlen) ||
+        quire_kafka_conf_set(kc, "heartbeat.interval.ms", "1000", errbuf, errlen) ||
+        quire_kafka_conf_set(kc, "fetch.wait.max.ms", "500", errbuf, errlen) ||
+        quire_kafka_conf_set(kc, "queued.max.messages.kbytes", "262144", errbuf, errlen)) {
+        rd_kafka_conf_destroy(kc);
+        goto fail;
+    }
+    for (size_t i = 0; i < conf->nconsumer_extra; i++) {
+        char kv[512];
+        snprintf(kv, sizeof kv, "%s", conf->consumer_extra[i]);
+        char *eq = strchr(kv, '=');
+        if (!eq || (*eq = '\0', quire_kafka_conf_set(kc, kv, eq + 1, errbuf, errlen))) {
+            rd_kafka_conf_destroy(kc);
+            goto fail;
+        }
+    }
+    rd_kafka_conf_set_opaque(kc, p);
+    if (conf->group_id)
+        rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+    p->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errbuf, errlen);
+    if (!p->rk) {
+        rd_kafka_conf_destroy(kc);
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(p->rk);
+    p->nparts = quire_kafka_partition_count(p->rk, p->topic, 15000, errbuf, errlen);
+    if (p->nparts <= 0)
+        goto fail;
+    p->rkt = rd_kafka_topic_new(p->rk, p->topic, NULL);
+    p->parts = calloc((size_t)p->nparts, sizeof *p->parts);
+    if (!p->parts || !p->rkt) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
+    for (int32_t i = 0; i < p->nparts; i++)
+        p->parts[i].next = -1;
+    quire_metrics_t *m = conf->metrics;
+    if (m) {
+        p->m_events = quire_metrics_add(m, QUIRE_METRIC_COUNTER, "quire_projector_events_total",
+                                        NULL, "events applied and indexed");
+        p->m_dups = quire_metrics_add(m, QUIRE_METRIC_COUNTER, "quire_projector_duplicates_total",
+                                      NULL, "events skipped as resends of an indexed event id");
+        p->m_quar = quire_metrics_add(m, QUIRE_METRIC_COUNTER, "quire_projector_quarantined_total",
+                                      NULL, "poison events quarantined");
+        p->m_skipped = quire_metrics_add(m, QUIRE_METRIC_COUNTER, "quire_projector_skipped_total",
+                                         NULL, "updates to deleted documents, not applied");
+        p->m_batches = quire_metrics_add(m, QUIRE_METRIC_COUNTER, "quire_projector_batches_total",
+                                         NULL, "committed transactions");
+        p->m_fence =
+            quire_metrics_add(m, QUIRE_METRIC_COUNTER, "quire_projector_fence_losses_total", NULL,
+                              "batches refused because another instance moved the offset");
+        p->m_flushes =
+            quire_metrics_add(m, QUIRE_METRIC_COUNTER, "quire_projector_row_writes_total", NULL,
+                              "document rows (full state) written");
+        p->m_lag = quire_metrics_add(m, QUIRE_METRIC_HISTOGRAM, "quire_projector_lag_seconds", NULL,
+                                     "broker append time to committed in the read model");
+        p->m_batch_s = quire_metrics_add(m, QUIRE_METRIC_HISTOGRAM, "quire_projector_batch_seconds",
+                                         NULL, "duration of one batch transaction");
+    }
+    return p;
+fail:
+    if (!errbuf[0])
+        snprintf(errbuf, errlen, "out of memory");
+    projector_destroy(p);
+    return NULL;
+}
+
+void projector_destroy(projector_t *p)
+{
+    if (!p)
+        return;
+    if (p->rk) {
+        if (p->conf.group_id)
+            rd_kafka_consumer_close(p->rk);
+        if (p->rkt)
+            rd_kafka_topic_destroy(p->rkt);
+        rd_kafka_destroy(p->rk);
+    }
+    if (p->htab) {
+        cache_drop(p, -1);
+        free(p->htab);
+    }
+    if (p->pg)
+        PQfinish(p->pg);
+    quarantine_checker_destroy(p->qc);
+    free(p->parts);
+    free(p->brokers);
+    free(p->topic);
+    free(p->pgconn);
+    free(p->group);
+    free(p);
+}
+
+bool projector_ready(void *opaque, char *buf, size_t len)
+{
+    projector_t *p = opaque;
+    if (!atomic_load(&p->ready)) {
+        snprintf(buf, len, "no partitions or postgresql unreachable");
+        return false;
+    }
+    return true;
+}
+
+void projector_stats(projector_t *p, projector_stats_t *ret)
+{
+    ret->events = atomic_load(&p->n_events);
+    ret->duplicates = atomic_load(&p->n_dups);
+    ret->quarantined = atomic_load(&p->n_quarantined);
+    ret->skipped = atomic_load(&p->n_skipped);
+    ret->batches = atomic_load(&p->n_batches);
+    ret->fence_losses = atomic_load(&p->n_fence);
+}
+
+/* The earliest monotonic time a deferred row write falls due, or -1. */
+static int64_t next_due(projector_t *p)
+{
+    int64_t due = -1;
+    for (size_t i = 0; i < p->hsize; i++)
+        for (pdoc_t *d = p->htab[i]; d; d = d->hnext)
+            if (d->dirty) {
+                int64_t t = d->urgent ? 0 : d->last_flush_ms + p->conf.flush_interval_ms;
+                if (due < 0 || t < due)
+                    due = t;
+            }
+    return due;
+}
+
+static void flush_due_partitions(projector_t *p, bool all)
+{
+    int64_t now = mono_ms();
+    for (int32_t part = 0; part < p->nparts; part++) {
+        if (!p->parts[part].assigned)
+            continue;
+        bool due = false;
+        for (size_t i = 0; i < p->hsize && !due; i++)
+            for (pdoc_t *d = p->htab[i]; d && !due; d = d->hnext)
+                due = d->partition == part && d->dirty &&
+                      (all || d->urgent || now - d->last_flush_ms >= p->conf.flush_interval_ms);
+        if (due)
+            run_batch(p, part, NULL, 0, all);
+    }
+}
+
+static bool at_end(projector_t *p)
+{
+    for (int32_t i = 0; i < p->nparts; i++)
+        if (p->parts[i].assigned && p->parts[i].next < p->parts[i].end)
+            return false;
+    return true;
+}
+
+quire_err_t projector_run(projector_t *p, volatile sig_atomic_t *stop)
+{
+    p->stop = stop;
+    char err[512];
+    int64_t total = 0;
+    if (!p->conf.group_id) {
+        /* Replay: every partition, from the stored offsets, up to the end as of now. */
+        for (int32_t i = 0; i < p->nparts; i++) {
+            int64_t lo, hi;
+            rd_kafka_resp_err_t e =
+                rd_kafka_query_watermark_offsets(p->rk, p->topic, i, &lo, &hi, 15000);
+            if (e) {
+                QLOG_ERROR("could not read the end of a partition", "partition=%d err=\"%s\"", i,
+                           rd_kafka_err2str(e));
+                return QUIRE_ERR_KAFKA;
+            }
+            p->parts[i].assigned = true;
+            p->parts[i].end = hi;
+        }
+        if (resync(p, true) != QUIRE_OK)
+            return QUIRE_ERR_SHUTDOWN;
+        for (int32_t i = 0; i < p->nparts; i++)
+            total += p->parts[i].end > p->parts[i].next ? p->parts[i].end - p->parts[i].next : 0;
+    } else {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, p->topic, RD_KAFKA_PARTITION_UA);
+        rd_kafka_resp_err_t e = rd_kafka_subscribe(p->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (e) {
+            QLOG_ERROR("could not subscribe", "topic=%s err=\"%s\"", p->topic, rd_kafka_err2str(e));
+            return QUIRE_ERR_KAFKA;
+        }
+    }
+    size_t cap = p->conf.max_batch_events;
+    rd_kafka_message_t **batch = calloc(cap, sizeof *batch);
+    rd_kafka_message_t **sorted = calloc(cap, sizeof *sorted);
+    if (!batch || !sorted) {
+        free(batch);
+        free(sorted);
+        return QUIRE_ERR_NOMEM;
+    }
+    int64_t start_ms = mono_ms(), last_progress = 0, done_base = 0;
+    if (!p->conf.group_id)
+        for (int32_t i = 0; i < p->nparts; i++)
+            done_base += p->parts[i].next;
+    quire_err_t status = QUIRE_OK;
+    while (!*stop && !p->fatal) {
+        if (p->need_resync && resync(p, false) != QUIRE_OK)
+            break;
+        if (p->conf.until_end && at_end(p))
+            break;
+        int64_t due = next_due(p), timeout = 1000;
+        if (due >= 0) {
+            timeout = due - mono_ms();
+            timeout = timeout < 0 ? 0 : timeout > 1000 ? 1000 : timeout;
+        }
+        size_t n = 0, bytes = 0;
+        p->rebalanced = false;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->rk, (int)timeout);
+        while (m) {
+            if (m->err) {
+                if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+                    m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+                    QLOG_ERROR("stored offset is no longer in kafka; stopping (replay needed)",
+                               "partition=%d err=\"%s\"", m->partition, rd_kafka_message_errstr(m));
+                    p->fatal = QUIRE_ERR_KAFKA;
+                } else {
+                    QLOG_WARN("consumer error", "err=\"%s\"", rd_kafka_message_errstr(m));
+                }
+                rd_kafka_message_destroy(m);
+            } else {
+                batch[n++] = m;
+                bytes += m->len;
+            }
+            if (n >= cap || bytes >= p->conf.max_batch_bytes || p->rebalanced || p->fatal)
+                break;
+            m = rd_kafka_consumer_poll(p->rk, 0);
+        }
+        if (p->rebalanced || p->fatal || p->need_resync) {
+            for (size_t i = 0; i < n; i++)
+                rd_kafka_message_destroy(batch[i]);
+            continue;
+        }
+        /* One transaction per partition, each in offset order (Kafka keeps it per partition). */
+        for (int32_t part = 0; part < p->nparts && n; part++) {
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++)
+                if (batch[i]->partition == part)
+                    sorted[k++] = batch[i];
+            if (!k || !p->parts[part].assigned || p->need_resync)
+                continue;
+            run_batch(p, part, sorted, k, false);
+        }
+        for (size_t i = 0; i < n; i++)
+            rd_kafka_message_destroy(batch[i]);
+        if (!p->need_resync)
+            flush_due_partitions(p, false);
+        if (p->conf.progress && mono_ms() - last_progress >= 1000) {
+            last_progress = mono_ms();
+            int64_t done = -done_base;
+            for (int32_t i = 0; i < p->nparts; i++)
+                done += p->parts[i].next;
+            p->conf.progress(p->conf.progress_opaque, done, total);
+        }
+    }
+    /* Write every dirty row before leaving (not needed for correctness: the tail covers them). */
+    if (!p->need_resync && !p->fatal)
+        flush_due_partitions(p, true);
+    if (p->conf.progress) {
+        int64_t done = -done_base;
+        for (int32_t i = 0; i < p->nparts; i++)
+            done += p->parts[i].next > 0 ? p->parts[i].next : 0;
+        p->conf.progress(p->conf.progress_opaque, done, total);
+    }
+    (void)start_ms;
+    (void)err;
+    free(batch);
+    free(sorted);
+    if (p->fatal)
+        status = p->fatal;
+    return status;
+}

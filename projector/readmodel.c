@@ -1,0 +1,322 @@
+/*
+ * readmodel — see the header for the position rule every function here relies on.
+ *
+ * Each load is one REPEATABLE READ, READ ONLY transaction, so all its statements see one
+ * snapshot: a projector batch committed in between is either wholly visible or not at all.
+ * Updates are merged with the document-free engine (YJS_DECODE_SKIM: the projector validated
+ * every event before indexing it; bounds are still checked).
+ */
+#include "readmodel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgval.h"
+#include "yjs_update.h"
+
+#define MS_OF(col) "(extract(epoch FROM " col ") * 1000)::int8"
+
+const char *readmodel_engine_version(void)
+{
+    return "quire-yjs/" QUIRE_VERSION;
+}
+
+void readmodel_doc_deinit(readmodel_doc_t *d)
+{
+    if (!d)
+        return;
+    free(d->state);
+    free(d->owner);
+    free(d->content);
+    memset(d, 0, sizeof *d);
+}
+
+static bool ok_result(PGresult *r)
+{
+    ExecStatusType s = PQresultStatus(r);
+    return s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
+}
+
+static quire_err_t begin_snapshot(PGconn *pg)
+{
+    PGresult *r = PQexec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok ? QUIRE_OK : QUIRE_ERR_PG;
+}
+
+static void end_snapshot(PGconn *pg)
+{
+    PGresult *r = PQexec(pg, "ROLLBACK");
+    PQclear(r);
+}
+
+static PGresult *query(PGconn *pg, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 1);
+    if (!ok_result(r)) {
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Merges base (may be NULL) and the update column of rows [0, n) of r. */
+static quire_err_t merge_rows(const uint8_t *base, size_t base_len, const PGresult *r, int col,
+                              uint8_t **ret_state, size_t *ret_len)
+{
+    int n = r ? PQntuples(r) : 0;
+    size_t total = (size_t)n + 1, k = 0;
+    const uint8_t **ups = malloc(total * sizeof *ups);
+    size_t *lens = malloc(total * sizeof *lens);
+    if (!ups || !lens) {
+        free(ups);
+        free(lens);
+        return QUIRE_ERR_NOMEM;
+    }
+    if (base && base_len) {
+        ups[k] = base;
+        lens[k++] = base_len;
+    }
+    for (int i = 0; i < n; i++) {
+        if (PQgetlength(r, i, col) == 0)
+            continue; /* lifecycle events carry no update */
+        ups[k] = (const uint8_t *)PQgetvalue(r, i, col);
+        lens[k++] = (size_t)PQgetlength(r, i, col);
+    }
+    yjs_error_t e;
+    quire_err_t err = yjs_update_merge(ups, lens, k, NULL, YJS_DECODE_SKIM, ret_state, ret_len, &e);
+    free(ups);
+    free(lens);
+    if (err && err != QUIRE_ERR_NOMEM)
+        err = QUIRE_ERR_MALFORMED;
+    return err;
+}
+
+/* Columns of the event queries below. */
+enum { EV_OFFSET, EV_PARTITION, EV_KIND, EV_UPDATE, EV_TIME, EV_ACTOR, EV_SIZE };
+#define EVENT_COLS                                                                                 \
+    "\"offset\", partition, kind, \"update\", " MS_OF("broker_time") ", actor, size::int8"
+
+quire_err_t readmodel_load(PGconn *pg, const char *topic, const char *doc_id, readmodel_doc_t *ret)
+{
+    if (!pg || !topic || !doc_id || !ret)
+        return QUIRE_ERR_INVALID;
+    quire_err_t err = begin_snapshot(pg);
+    if (err)
+        return err;
+    readmodel_doc_t d = {.version = -1, .partition = -1};
+    PGresult *row = NULL, *tail = NULL, *off = NULL;
+    const char *p1[] = {doc_id};
+    row = query(pg,
+                "SELECT partition, version, position, (lifecycle = 'deleted'), ydoc, "
+                "content::text, event_count, event_bytes, owner, " MS_OF("created_at") ", " MS_OF(
+                    "updated_at") " FROM documents WHERE doc_id = $1",
+                1, p1);
+    if (!row) {
+        err = QUIRE_ERR_PG;
+        goto out;
+    }
+    bool has_row = PQntuples(row) == 1;
+    int64_t position = 0;
+    if (has_row) {
+        d.partition = pgval_i32(row, 0, 0);
+        d.version = pgval_i64(row, 0, 1);
+        position = pgval_i64(row, 0, 2);
+        d.lifecycle = pgval_bool(row, 0, 3) ? READMODEL_DELETED : READMODEL_ACTIVE;
+        d.event_count = pgval_i64(row, 0, 6);
+        d.event_bytes = pgval_i64(row, 0, 7);
+        d.owner = pgval_dup(row, 0, 8, NULL);
+        d.created_ms = pgval_i64(row, 0, 9);
+        d.updated_ms = pgval_i64(row, 0, 10);
+    }
+    char posbuf[24];
+    snprintf(posbuf, sizeof posbuf, "%lld", (long long)position);
+    const char *p2[] = {doc_id, posbuf};
+    tail = query(pg,
+                 "SELECT " EVENT_COLS " FROM doc_events WHERE doc_id = $1 AND \"offset\" >= $2 "
+                 "ORDER BY \"offset\"",
+                 2, p2);
+    if (!tail) {
+        err = QUIRE_ERR_PG;
+        goto out;
+    }
+    int nt = PQntuples(tail);
+    if (!has_row && nt == 0) {
+        err = QUIRE_ERR_NOT_FOUND;
+        goto out;
+    }
+    for (int i = 0; i < nt; i++) {
+        if (d.partition < 0)
+            d.partition = pgval_i32(tail, i, EV_PARTITION);
+        if (!has_row && i == 0) {
+            d.created_ms = pgval_i64(tail, i, EV_TIME);
+            d.owner = pgval_dup(tail, i, EV_ACTOR, NULL);
+        }
+        d.version = pgval_i64(tail, i, EV_OFFSET);
+        d.updated_ms = pgval_i64(tail, i, EV_TIME);
+        d.event_count++;
+        d.event_bytes += pgval_i64(tail, i, EV_SIZE);
+        if (pgval_i16(tail, i, EV_KIND) == 2)
+            d.lifecycle = READMODEL_DELETED;
+    }
+    char partbuf[16];
+    snprintf(partbuf, sizeof partbuf, "%d", d.partition);
+    const char *p3[] = {topic, partbuf};
+    off = query(pg, "SELECT next_offset FROM projector_offsets WHERE topic = $1 AND partition = $2",
+                2, p3);
+    if (!off) {
+        err = QUIRE_ERR_PG;
+        goto out;
+    }
+    /* Without an offsets row (cannot happen while the invariant holds) the events themselves
+     * bound what is covered. */
+    d.next_offset = PQntuples(off) == 1 ? pgval_i64(off, 0, 0) : d.version + 1;
+    err = merge_rows(has_row ? (const uint8_t *)PQgetvalue(row, 0, 4) : NULL,
+                     has_row ? (size_t)PQgetlength(row, 0, 4) : 0, tail, EV_UPDATE, &d.state,
+                     &d.state_len);
+    if (err)
+        goto out;
+    if (has_row && nt == 0 && !PQgetisnull(row, 0, 5))
+        d.content = pgval_dup(row, 0, 5, &d.content_len);
+out:
+    PQclear(row);
+    PQclear(tail);
+    PQclear(off);
+    end_snapshot(pg);
+    if (err) {
+        readmodel_doc_deinit(&d);
+        return err;
+    }
+    *ret = d;
+    return QUIRE_OK;
+}
+
+quire_err_t readmodel_load_at(PGconn *pg, const char *doc_id, const readmodel_point_t *at,
+                              readmodel_doc_t *ret, bool *ret_deleted_now)
+{
+    if (!pg || !doc_id || !at || !ret)
+        return QUIRE_ERR_INVALID;
+    quire_err_t err = begin_snapshot(pg);
+    if (err)
+        return err;
+    readmodel_doc_t d = {.version = -1, .partition = -1};
+    PGresult *pt = NULL, *snap = NULL, *tail = NULL, *cnt = NULL;
+    char buf[24], vbuf[24], basebuf[24];
+    snprintf(buf, sizeof buf, "%lld", (long long)(at->by_time ? at->time_ms : at->offset));
+    const char *p1[] = {doc_id, buf};
+    /* The document's latest event at or before the point, and whether it is deleted now. */
+    pt = query(pg,
+               at->by_time ? "SELECT (SELECT max(\"offset\") FROM doc_events WHERE doc_id = $1 AND "
+                             "broker_time <= timestamptz 'epoch' + $2::int8 * interval '1 ms'), "
+                             "EXISTS (SELECT 1 FROM doc_events WHERE doc_id = $1 AND kind = 2) OR "
+                             "EXISTS (SELECT 1 FROM documents WHERE doc_id = $1 AND "
+                             "lifecycle = 'deleted')"
+                           : "SELECT (SELECT max(\"offset\") FROM doc_events WHERE doc_id = $1 AND "
+                             "\"offset\" <= $2::int8), "
+                             "EXISTS (SELECT 1 FROM doc_events WHERE doc_id = $1 AND kind = 2) OR "
+                             "EXISTS (SELECT 1 FROM documents WHERE doc_id = $1 AND "
+                             "lifecycle = 'deleted')",
+               2, p1);
+    if (!pt) {
+        err = QUIRE_ERR_PG;
+        goto out;
+    }
+    bool deleted_now = pgval_bool(pt, 0, 1);
+    if (PQgetisnull(pt, 0, 0)) {
+        err = QUIRE_ERR_NOT_FOUND;
+        goto out;
+    }
+    d.version = pgval_i64(pt, 0, 0);
+    d.next_offset = d.version + 1;
+    snprintf(vbuf, sizeof vbuf, "%lld", (long long)d.version);
+    /* The nearest snapshot that covers nothing beyond the point (the compactor fills them). */
+    char nbuf[24];
+    snprintf(nbuf, sizeof nbuf, "%lld", (long long)d.next_offset);
+    const char *p2[] = {doc_id, nbuf};
+    snap = query(pg,
+                 "SELECT position, ydoc FROM doc_snapshots WHERE doc_id = $1 AND position <= "
+                 "$2::int8 ORDER BY position DESC LIMIT 1",
+                 2, p2);
+    if (!snap) {
+        err = QUIRE_ERR_PG;
+        goto out;
+    }
+    bool has_snap = PQntuples(snap) == 1;
+    snprintf(basebuf, sizeof basebuf, "%lld", (long long)(has_snap ? pgval_i64(snap, 0, 0) : 0));
+    const char *p3[] = {doc_id, basebuf, vbuf};
+    tail = query(pg,
+                 "SELECT " EVENT_COLS " FROM doc_events WHERE doc_id = $1 AND \"offset\" >= $2 "
+                 "AND \"offset\" <= $3 ORDER BY \"offset\"",
+                 3, p3);
+    const char *p4[] = {doc_id, vbuf};
+    cnt = tail ? query(pg,
+                       "SELECT count(*)::int8, COALESCE(sum(size), 0)::int8, " MS_OF(
+                           "min(broker_time)") ", " MS_OF("max(broker_time)") ", bool_or(kind = "
+                                                                              "2), "
+                                                                              "min(partition) "
+                                                                              "FROM doc_events "
+                                                                              "WHERE doc_id = $1 "
+                                                                              "AND \"offset\" <= "
+                                                                              "$2::int8",
+                       2, p4)
+               : NULL;
+    if (!tail || !cnt) {
+        err = QUIRE_ERR_PG;
+        goto out;
+    }
+    d.event_count = pgval_i64(cnt, 0, 0);
+    d.event_bytes = pgval_i64(cnt, 0, 1);
+    d.created_ms = pgval_i64(cnt, 0, 2);
+    d.updated_ms = pgval_i64(cnt, 0, 3);
+    d.lifecycle = pgval_bool(cnt, 0, 4) ? READMODEL_DELETED : READMODEL_ACTIVE;
+    d.partition = pgval_i32(cnt, 0, 5);
+    err = merge_rows(has_snap ? (const uint8_t *)PQgetvalue(snap, 0, 1) : NULL,
+                     has_snap ? (size_t)PQgetlength(snap, 0, 1) : 0, tail, EV_UPDATE, &d.state,
+                     &d.state_len);
+out:
+    PQclear(pt);
+    PQclear(snap);
+    PQclear(tail);
+    PQclear(cnt);
+    end_snapshot(pg);
+    if (err) {
+        readmodel_doc_deinit(&d);
+        return err;
+    }
+    *ret = d;
+    if (ret_deleted_now)
+        *ret_deleted_now = deleted_now;
+    return QUIRE_OK;
+}
+
+quire_err_t readmodel_version(PGconn *pg, const char *doc_id, int64_t *ret_version,
+                              readmodel_lifecycle_t *ret_lifecycle)
+{
+    const char *p[] = {doc_id};
+    PGresult *r = PQexecParams(
+        pg,
+        "SELECT d.version, d.lifecycle = 'deleted', e.v, e.del FROM (SELECT 1) one "
+        "LEFT JOIN documents d ON d.doc_id = $1 "
+        "LEFT JOIN LATERAL (SELECT max(\"offset\") AS v, bool_or(kind = 2) AS del FROM doc_events "
+        "WHERE doc_id = $1 AND \"offset\" >= COALESCE(d.position, 0)) e ON true",
+        1, NULL, p, NULL, NULL, 1);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        PQclear(r);
+        return QUIRE_ERR_PG;
+    }
+    quire_err_t err = QUIRE_OK;
+    if (PQgetisnull(r, 0, 0) && PQgetisnull(r, 0, 2)) {
+        err = QUIRE_ERR_NOT_FOUND;
+    } else {
+        int64_t v = PQgetisnull(r, 0, 2) ? pgval_i64(r, 0, 0) : pgval_i64(r, 0, 2);
+        if (!PQgetisnull(r, 0, 0) && pgval_i64(r, 0, 0) > v)
+            v = pgval_i64(r, 0, 0);
+        *ret_version = v;
+        *ret_lifecycle =
+            pgval_bool(r, 0, 1) || pgval_bool(r, 0, 3) ? READMODEL_DELETED : READMODEL_ACTIVE;
+    }
+    PQclear(r);
+    return err;
+}
