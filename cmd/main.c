@@ -18,6 +18,7 @@
 static const quire_cmd_t *const commands[] = {
     &quire_cmd_api,
     &quire_cmd_events_tail,
+    &quire_cmd_gateway,
     &quire_cmd_migrate,
     &quire_cmd_partition,
     &quire_cmd_projector,

@@ -31,6 +31,7 @@ extern const quire_cmd_t quire_cmd_migrate;
 extern const quire_cmd_t quire_cmd_version;
 extern const quire_cmd_t quire_cmd_api;
 extern const quire_cmd_t quire_cmd_events_tail;
+extern const quire_cmd_t quire_cmd_gateway;
 extern const quire_cmd_t quire_cmd_partition;
 extern const quire_cmd_t quire_cmd_token_issue;
 extern const quire_cmd_t quire_cmd_token_verify;

@@ -1,0 +1,123 @@
+/*
+ * gw_presence — relaying awareness (cursors, presence) between gateways through the presence
+ * topic (DESIGN §4): a separate acks=1 producer (presence is ephemeral, so it never waits behind
+ * or slows down durable writes), keyed by document so a document's presence shares its
+ * partition number with its updates.
+ *
+ * Record value: "QP" 0x01 ‖ varString(gateway id) ‖ varUint(gateway epoch) ‖ varUint(kind) ‖
+ * varUint8Array(awareness update). kind 0 = awareness update, 1 = heartbeat (the gateway still
+ * serves these clients; empty update). The epoch changes at every start, so records of a killed
+ * gateway are recognisably stale once its heartbeats stop.
+ * Coalescing happens in the caller (gw_doc flushes changed entries once per window).
+ */
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+#include "quire_kafka.h"
+#include "quire_log.h"
+#include "yjs_wire.h"
+
+struct gw_presence_s {
+    gw_t *gw;
+    rd_kafka_t *rk;
+};
+
+gw_presence_t *gw_presence_new(gw_t *gw, char *errbuf, size_t errlen)
+{
+    gw_presence_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    p->gw = gw;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *const kv[][2] = {
+        {"bootstrap.servers", gw->conf.brokers},
+        {"acks", "1"},
+        {"linger.ms", "2"},
+        {"socket.nagle.disable", "true"},
+        {"partitioner", "murmur2_random"},
+        {"message.timeout.ms", "5000"},
+        {"queue.buffering.max.messages", "100000"},
+    };
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
+        if (quire_kafka_conf_set(conf, kv[i][0], kv[i][1], errbuf, errlen)) {
+            rd_kafka_conf_destroy(conf);
+            free(p);
+            return NULL;
+        }
+    }
+    char err[512];
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!p->rk) {
+        snprintf(errbuf, errlen, "could not create the presence producer: %s", err);
+        rd_kafka_conf_destroy(conf);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void gw_presence_destroy(gw_presence_t *p)
+{
+    if (!p)
+        return;
+    rd_kafka_flush(p->rk, 1000);
+    rd_kafka_destroy(p->rk);
+    free(p);
+}
+
+void gw_presence_publish(gw_presence_t *p, const char *doc_id, const uint8_t *update, size_t len)
+{
+    const char *gid = p->gw->conf.gateway_id;
+    size_t gl = strlen(gid);
+    size_t cap = 3 + 8 + gl + 8 + 8 + 8 + len;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return;
+    size_t o = 0;
+    buf[o++] = 'Q';
+    buf[o++] = 'P';
+    buf[o++] = 1;
+    o += gw_put_varuint(buf + o, gl);
+    memcpy(buf + o, gid, gl);
+    o += gl;
+    o += gw_put_varuint(buf + o, p->gw->epoch);
+    o += gw_put_varuint(buf + o, len ? 0 : 1);
+    o += gw_put_varuint(buf + o, len);
+    if (len)
+        memcpy(buf + o, update, len);
+    o += len;
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_TOPIC(p->gw->topic_presence), RD_KAFKA_V_KEY(doc_id, strlen(doc_id)),
+        RD_KAFKA_V_VALUE(buf, o), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END);
+    if (err) {
+        free(buf);
+        QLOG_DEBUG("presence record dropped", "doc=%s err=\"%s\"", doc_id, rd_kafka_err2str(err));
+    }
+    rd_kafka_poll(p->rk, 0);
+}
+
+int gw_presence_decode(const uint8_t *buf, size_t len, char *gateway, size_t gwlen, uint64_t *epoch,
+                       int *kind, const uint8_t **update, size_t *ulen)
+{
+    if (!buf || len < 3 || buf[0] != 'Q' || buf[1] != 'P' || buf[2] != 1)
+        return -1;
+    yjs_wire_t w = {buf + 3, buf + len};
+    uint64_t gl, k, ul;
+    if (!yjs_wire_varuint(&w, &gl) || gl == 0 || gl >= gwlen || gl > yjs_wire_left(&w))
+        return -1;
+    memcpy(gateway, w.pos, gl);
+    gateway[gl] = '\0';
+    w.pos += gl;
+    if (!yjs_wire_varuint(&w, epoch) || !yjs_wire_varuint(&w, &k) || k > 1 ||
+        !yjs_wire_varuint(&w, &ul) || ul != yjs_wire_left(&w))
+        return -1;
+    *kind = (int)k;
+    *update = w.pos;
+    *ulen = (size_t)ul;
+    return 0;
+}
