@@ -252,6 +252,11 @@ quire_err_t event_codec_decode(event_codec_t *c, const uint8_t *buf, size_t len,
     return QUIRE_OK;
 }
 
+void event_codec_release(event_codec_t *c)
+{
+    schema_codec_release(c->sc);
+}
+
 const char *event_codec_kind_name(event_codec_kind_t kind)
 {
     return (unsigned)kind < EVENT_CODEC_KIND_COUNT ? kind_symbols[kind] : "UNKNOWN";

@@ -123,6 +123,10 @@ quire_err_t event_codec_encoded_size(event_codec_t *codec, const event_codec_eve
 quire_err_t event_codec_decode(event_codec_t *codec, const uint8_t *buf, size_t len,
                                event_codec_event_t *ret_event);
 
+/* Frees the memory held for the last decoded event (up to the size of its update); pointers of
+ * that event become invalid. Optional: the next decode releases it anyway. */
+void event_codec_release(event_codec_t *codec);
+
 /* A message about the last failed call on this codec ("" if none). Owned by the codec, valid
  * until its next call. */
 const char *event_codec_last_error(const event_codec_t *codec);

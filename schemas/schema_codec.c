@@ -45,6 +45,7 @@ typedef struct decoder_s {
 } decoder_t;
 
 struct schema_codec_s {
+    const char *subject; /* borrowed from the options (a string literal) */
     const schema_field_t *fields;
     size_t nfields;
     uint32_t writer_id, reader_id;
@@ -396,6 +397,7 @@ quire_err_t schema_codec_new(const schema_codec_opts_t *opts, schema_codec_t **r
     schema_codec_t *c = calloc(1, sizeof *c);
     if (!c)
         return QUIRE_ERR_NOMEM;
+    c->subject = opts->subject;
     c->fields = opts->fields;
     c->nfields = opts->nfields;
     c->max_message = opts->max_message;
@@ -614,6 +616,12 @@ quire_err_t schema_codec_encode_alloc(schema_codec_t *c, const schema_val_t *val
     return QUIRE_OK;
 }
 
+void schema_codec_release(schema_codec_t *c)
+{
+    for (size_t i = 0; i < c->ndec; i++)
+        avro_value_reset(&c->dec[i].rvalue); /* decoded strings and bytes are freed, not kept */
+}
+
 /* ---- decode -------------------------------------------------------------------------------- */
 
 static quire_err_t extract(schema_codec_t *c, decoder_t *d, schema_val_t *out)
@@ -625,20 +633,19 @@ static quire_err_t extract(schema_codec_t *c, decoder_t *d, schema_val_t *out)
             out[k] = v; /* the writer or the reader lacks the field: absent (default null) */
             continue;
         }
-        avro_value_t field, branch;
+        avro_value_t field = {NULL, NULL}, branch = {NULL, NULL};
         int rc = avro_value_get_by_index(&d->rvalue, (size_t)d->slots[k].idx, &field, NULL);
         if (!rc && f->optional) {
             int disc = -1;
             rc = avro_value_get_discriminant(&field, &disc);
             if (!rc && disc == 0) {
-                out[k] = v;
+                out[k] = v; /* null */
                 continue;
             }
-            if (!rc && disc != 1)
+            if (!rc && disc == 1 && !(rc = avro_value_get_current_branch(&field, &branch)))
+                field = branch;
+            else if (!rc)
                 rc = -1;
-            if (!rc)
-                rc = avro_value_get_current_branch(&field, &branch);
-            field = branch;
         }
         if (rc)
             return codec_err(c, QUIRE_ERR_INTERNAL, "field %s: avro-c value is not readable",
@@ -723,7 +730,7 @@ quire_err_t schema_codec_decode(schema_codec_t *c, const uint8_t *buf, size_t le
         schema_registry_entry_t e;
         if (schema_registry_find(id, &e) == QUIRE_OK)
             return codec_err(c, QUIRE_ERR_MALFORMED, "schema id %u is a %s, not a %s", id,
-                             e.subject, avro_schema_name(c->rschema));
+                             e.subject, c->subject);
         return codec_err(c, QUIRE_ERR_NOT_FOUND, "unknown schema id %u", id);
     }
     const uint8_t *body = buf + SCHEMA_CODEC_HEADER_LEN;

@@ -68,7 +68,7 @@ typedef struct schema_val_s {
 } schema_val_t;
 
 typedef struct schema_codec_opts_s {
-    const char *subject;          /* e.g. SCHEMA_SUBJECT_DOC_EVENT */
+    const char *subject;          /* e.g. SCHEMA_SUBJECT_DOC_EVENT; borrowed for the codec's life */
     const schema_field_t *fields; /* borrowed for the codec's life (a static table) */
     size_t nfields;
     uint32_t writer_id; /* schema used by encode; 0 = the subject's latest */
@@ -126,6 +126,10 @@ quire_err_t schema_codec_decode(schema_codec_t *codec, const uint8_t *buf, size_
 /* True when doc_id[0..len) is a valid document id (DESIGN §9): 1-128 bytes of [A-Za-z0-9._~-].
  * Shared by every quire record that names a document. */
 bool schema_codec_doc_id_ok(const char *doc_id, size_t len);
+
+/* Frees the memory held for the last decoded message (the next decode would reuse or free it);
+ * pointers from that decode become invalid. Useful after decoding a large message. */
+void schema_codec_release(schema_codec_t *codec);
 
 /* Writes the 5-byte Confluent header for schema id into out. */
 void schema_codec_frame_header(uint32_t schema_id, uint8_t out[SCHEMA_CODEC_HEADER_LEN]);

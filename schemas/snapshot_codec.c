@@ -116,6 +116,11 @@ const char *snapshot_codec_last_error(const snapshot_codec_t *c)
     return c->err;
 }
 
+void snapshot_codec_release(snapshot_codec_t *c)
+{
+    schema_codec_release(c->sc);
+}
+
 static quire_err_t to_vals(snapshot_codec_t *c, const snapshot_codec_snapshot_t *s, schema_val_t *v,
                            uint8_t hash[SNAPSHOT_CODEC_HASH_LEN])
 {

@@ -82,6 +82,10 @@ quire_err_t snapshot_codec_encode_alloc(snapshot_codec_t *codec,
 quire_err_t snapshot_codec_decode(snapshot_codec_t *codec, const uint8_t *buf, size_t len,
                                   snapshot_codec_snapshot_t *ret_snap);
 
+/* Frees the memory held for the last decoded snapshot (up to the size of its state); pointers of
+ * that snapshot become invalid. Optional: the next decode releases it anyway. */
+void snapshot_codec_release(snapshot_codec_t *codec);
+
 /* A message about the last failed call ("" if none); owned by the codec, valid until its next
  * call. */
 const char *snapshot_codec_last_error(const snapshot_codec_t *codec);

@@ -752,6 +752,31 @@ static void test_options(void **state)
     event_codec_destroy(NULL);
 }
 
+/* release() gives back a decoded event's memory at once. */
+static void test_release(void **state)
+{
+    event_codec_t *c = codec(0, 0, 0);
+    event_codec_event_t ev = sample(EVENT_CODEC_KIND_UPDATE, "k");
+    size_t big = 512 * 1024;
+    uint8_t *upd = calloc(1, big);
+    ev.update = upd;
+    ev.update_len = big;
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    assert_int_equal(event_codec_encode_alloc(c, &ev, &buf, &n), QUIRE_OK);
+    size_t before = avro_mem.live;
+    event_codec_event_t got;
+    assert_int_equal(event_codec_decode(c, buf, n, &got), QUIRE_OK);
+    assert_true(avro_mem.live >= before + big);
+    event_codec_release(c);
+    assert_true(avro_mem.live <= before);
+    assert_int_equal(event_codec_decode(c, buf, n, &got), QUIRE_OK);
+    assert_int_equal(got.update_len, big);
+    free(buf);
+    free(upd);
+    event_codec_destroy(c);
+}
+
 static void test_event_id_format(void **state)
 {
     char s[EVENT_CODEC_EVENT_ID_STR_LEN];
@@ -841,6 +866,7 @@ int main(void)
         cmocka_unit_test(test_encode_rules),
         cmocka_unit_test(test_size_caps_on_decode),
         cmocka_unit_test(test_options),
+        cmocka_unit_test(test_release),
         cmocka_unit_test(test_event_id_format),
         cmocka_unit_test(test_envelope_bound),
         cmocka_unit_test(test_threads),
