@@ -27,6 +27,11 @@ typedef struct api_ctx_s {
     quire_metrics_t *metrics;
     int64_t max_doc_bytes;
     int pg_timeout_ms;
+    const char *topic;           /* <prefix>.doc-updates: whose positions the read model records */
+    struct api_notify_s *notify; /* read model progress, pushed (api_notify.h) */
+    struct doc_cache_s *cache;   /* rendered documents by version (doc_cache.h) */
+    bool create_on_write;        /* the first authorised write may create a document */
+    int min_version_wait_ms;     /* ?min_version= and create/delete answers wait at most this */
 } api_ctx_t;
 
 /*
@@ -36,6 +41,12 @@ typedef struct api_ctx_s {
  */
 quire_err_t api_authorize(api_ctx_t *ctx, const quire_identity_t *who, const char *doc_id,
                           api_action_t action);
+
+/* The create-on-write policy (api_docs_lifecycle.c): QUIRE_OK when a write to doc_id may go
+ * ahead — the document exists and is not deleted, or it is unknown and create_on_write lets the
+ * first authorised write create it (its author becomes owner); else QUIRE_ERR_NOT_FOUND, or
+ * QUIRE_ERR_UNAVAILABLE when the read model cannot be asked. */
+quire_err_t api_docs_writable(api_ctx_t *ctx, const char *doc_id);
 
 /* Answers req with the HTTP status and error body that err means; message is for the client. */
 void api_reply_quire_err(api_req_t *req, quire_err_t err, const char *message);

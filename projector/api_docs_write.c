@@ -141,6 +141,8 @@ api_next_t api_post_updates(api_req_t *req, void *ctxp)
     }
     const quire_identity_t *who = api_req_identity(req);
     quire_err_t aerr = api_authorize(ctx, who, doc_id, API_WRITE);
+    if (!aerr)
+        aerr = api_docs_writable(ctx, doc_id);
     if (aerr) {
         api_reply_quire_err(req, aerr, NULL);
         return API_DONE;

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "api_ctx.h"
+#include "api_notify.h"
 #include "api_routes.h"
+#include "doc_cache.h"
 #include "quire_cmd.h"
 #include "quire_kafka.h"
 #include "quire_log.h"
@@ -25,6 +27,9 @@ typedef struct api_main_conf_s {
     int64_t produce_timeout_ms;
     int64_t pg_pool;
     int64_t connection_timeout_ms;
+    bool create_on_write;
+    int64_t min_version_wait_ms;
+    int64_t cache_bytes;
 } api_main_conf_t;
 
 static const quire_cfg_opt_t api_opts[] = {
@@ -48,10 +53,22 @@ static const quire_cfg_opt_t api_opts[] = {
      "PostgreSQL connections"},
     {"connection-timeout", QUIRE_CFG_MS, "30s", 1000, 3600000,
      offsetof(api_main_conf_t, connection_timeout_ms), 0, "idle HTTP connection timeout"},
+    {"create-on-write", QUIRE_CFG_BOOL, "true", 0, -1, offsetof(api_main_conf_t, create_on_write),
+     0, "the first authorised write to an unknown document creates it (its author is owner)"},
+    {"min-version-wait", QUIRE_CFG_MS, "5s", 0, 60000,
+     offsetof(api_main_conf_t, min_version_wait_ms), 0,
+     "how long ?min_version= (and create/delete) wait for the read model"},
+    {"cache-bytes", QUIRE_CFG_BYTES, "256MiB", 0, 64LL << 30,
+     offsetof(api_main_conf_t, cache_bytes), 0, "rendered documents kept by version"},
 };
 
 static const api_route_t routes[] = {
     {"POST", "/v1/docs/{id}/updates", api_post_updates, API_ROUTE_BODY, 0},
+    {"POST", "/v1/docs", api_post_docs, API_ROUTE_BODY, 4096},
+    {"GET", "/v1/docs/{id}", api_get_doc, 0, 0},
+    {"DELETE", "/v1/docs/{id}", api_delete_doc, 0, 0},
+    {"GET", "/v1/docs/{id}/state", api_get_doc_state, 0, 0},
+    {"GET", "/v1/docs/{id}/history", api_get_history, 0, 0},
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -91,6 +108,15 @@ static int api_run(void *confp, int argc, char **argv)
         QLOG_ERROR("could not start the write path", "err=\"%s\"", err);
         goto out;
     }
+    ctx.topic = ic.topic;
+    ctx.create_on_write = conf->create_on_write;
+    ctx.min_version_wait_ms = (int)conf->min_version_wait_ms;
+    ctx.cache = doc_cache_new((size_t)conf->cache_bytes);
+    ctx.notify = api_notify_new(conf->common.pg, ic.topic, ingest_partition_count(ctx.ingest));
+    if (!ctx.cache || !ctx.notify) {
+        QLOG_ERROR("could not start the read path", "err=\"out of memory\"");
+        goto out;
+    }
     api_conf_t ac = {
         .listen = conf->listen,
         .threads = (unsigned)conf->threads,
@@ -113,6 +139,8 @@ static int api_run(void *confp, int argc, char **argv)
     status = 0;
 out:
     api_destroy(api);
+    api_notify_destroy(ctx.notify);
+    doc_cache_destroy(ctx.cache);
     ingest_destroy(ctx.ingest, 5000);
     quire_pgpool_destroy(ctx.pool);
     quire_tokens_destroy(ctx.tokens);

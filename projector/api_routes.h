@@ -5,5 +5,10 @@
 #include "api_server.h"
 
 api_next_t api_post_updates(api_req_t *req, void *ctx);
+api_next_t api_post_docs(api_req_t *req, void *ctx);     /* api_docs_lifecycle.c */
+api_next_t api_delete_doc(api_req_t *req, void *ctx);    /* api_docs_lifecycle.c */
+api_next_t api_get_doc(api_req_t *req, void *ctx);       /* api_docs_read.c */
+api_next_t api_get_doc_state(api_req_t *req, void *ctx); /* api_docs_read.c */
+api_next_t api_get_history(api_req_t *req, void *ctx);   /* api_history.c */
 
 #endif

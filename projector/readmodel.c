@@ -251,17 +251,14 @@ quire_err_t readmodel_load_at(PGconn *pg, const char *doc_id, const readmodel_po
                  "AND \"offset\" <= $3 ORDER BY \"offset\"",
                  3, p3);
     const char *p4[] = {doc_id, vbuf};
-    cnt = tail ? query(pg,
-                       "SELECT count(*)::int8, COALESCE(sum(size), 0)::int8, " MS_OF(
-                           "min(broker_time)") ", " MS_OF("max(broker_time)") ", bool_or(kind = "
-                                                                              "2), "
-                                                                              "min(partition) "
-                                                                              "FROM doc_events "
-                                                                              "WHERE doc_id = $1 "
-                                                                              "AND \"offset\" <= "
-                                                                              "$2::int8",
-                       2, p4)
-               : NULL;
+    static const char count_sql[] = "SELECT count(*)::int8, COALESCE(sum(size), 0)::int8, " MS_OF(
+        "min(broker_time)") ", " MS_OF("max(broker_time)") ", bool_or(kind = 2), min(partition), "
+                                                           "(SELECT actor FROM "
+                                                           "doc_events WHERE doc_id = $1 ORDER BY "
+                                                           "\"offset\" LIMIT 1) "
+                                                           "FROM doc_events WHERE doc_id = $1 AND "
+                                                           "\"offset\" <= $2::int8";
+    cnt = tail ? query(pg, count_sql, 2, p4) : NULL;
     if (!tail || !cnt) {
         err = QUIRE_ERR_PG;
         goto out;
@@ -272,6 +269,7 @@ quire_err_t readmodel_load_at(PGconn *pg, const char *doc_id, const readmodel_po
     d.updated_ms = pgval_i64(cnt, 0, 3);
     d.lifecycle = pgval_bool(cnt, 0, 4) ? READMODEL_DELETED : READMODEL_ACTIVE;
     d.partition = pgval_i32(cnt, 0, 5);
+    d.owner = pgval_dup(cnt, 0, 6, NULL);
     err = merge_rows(has_snap ? (const uint8_t *)PQgetvalue(snap, 0, 1) : NULL,
                      has_snap ? (size_t)PQgetlength(snap, 0, 1) : 0, tail, EV_UPDATE, &d.state,
                      &d.state_len);
