@@ -99,11 +99,12 @@ enum { EV_OFFSET, EV_PARTITION, EV_KIND, EV_UPDATE, EV_TIME, EV_ACTOR, EV_SIZE }
 #define EVENT_COLS                                                                                 \
     "\"offset\", partition, kind, \"update\", " MS_OF("broker_time") ", actor, size::int8"
 
-quire_err_t readmodel_load(PGconn *pg, const char *topic, const char *doc_id, readmodel_doc_t *ret)
+static quire_err_t load(PGconn *pg, const char *topic, const char *doc_id, bool own_txn,
+                        readmodel_doc_t *ret)
 {
     if (!pg || !topic || !doc_id || !ret)
         return QUIRE_ERR_INVALID;
-    quire_err_t err = begin_snapshot(pg);
+    quire_err_t err = own_txn ? begin_snapshot(pg) : QUIRE_OK;
     if (err)
         return err;
     readmodel_doc_t d = {.version = -1, .partition = -1};
@@ -184,13 +185,25 @@ out:
     PQclear(row);
     PQclear(tail);
     PQclear(off);
-    end_snapshot(pg);
+    if (own_txn)
+        end_snapshot(pg);
     if (err) {
         readmodel_doc_deinit(&d);
         return err;
     }
     *ret = d;
     return QUIRE_OK;
+}
+
+quire_err_t readmodel_load(PGconn *pg, const char *topic, const char *doc_id, readmodel_doc_t *ret)
+{
+    return load(pg, topic, doc_id, true, ret);
+}
+
+quire_err_t readmodel_load_in(PGconn *pg, const char *topic, const char *doc_id,
+                              readmodel_doc_t *ret)
+{
+    return load(pg, topic, doc_id, false, ret);
 }
 
 quire_err_t readmodel_load_at(PGconn *pg, const char *doc_id, const readmodel_point_t *at,

@@ -65,6 +65,11 @@ typedef struct readmodel_doc_s {
  */
 quire_err_t readmodel_load(PGconn *pg, const char *topic, const char *doc_id, readmodel_doc_t *ret);
 
+/* As readmodel_load, inside the caller's open REPEATABLE READ transaction (quire verify reads
+ * the whole read model in one snapshot); leaves the transaction open. */
+quire_err_t readmodel_load_in(PGconn *pg, const char *topic, const char *doc_id,
+                              readmodel_doc_t *ret);
+
 /* A point in a document's history: an offset, or a broker time (ms since the epoch). */
 typedef struct readmodel_point_s {
     bool by_time;
