@@ -26,7 +26,9 @@ quire_err_t api_docs_writable(api_ctx_t *ctx, const char *doc_id)
     int64_t v;
     readmodel_lifecycle_t lc;
     quire_err_t err = api_docs_lookup(ctx, doc_id, &v, &lc);
-    if (err == QUIRE_ERR_NOT_FOUND)
+    /* With create-on-write, an unreachable read model does not stop writes: Kafka is the source
+     * of truth, and the projector ignores updates to a document deleted meanwhile. */
+    if (err == QUIRE_ERR_NOT_FOUND || (err == QUIRE_ERR_UNAVAILABLE && ctx->create_on_write))
         return ctx->create_on_write ? QUIRE_OK : QUIRE_ERR_NOT_FOUND;
     if (err)
         return err;
