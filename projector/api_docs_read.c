@@ -198,7 +198,7 @@ static char *render_json(const char *doc_id, const readmodel_doc_t *d, const cha
                          size_t *ret_len, const char *at)
 {
     cJSON *j = cJSON_CreateObject();
-    char t[40];
+    char t[96];
     cJSON_AddStringToObject(j, "id", doc_id);
     cJSON_AddNumberToObject(j, "version", (double)d->version);
     cJSON_AddNumberToObject(j, "partition", d->partition);

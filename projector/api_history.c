@@ -82,7 +82,7 @@ api_next_t api_get_history(api_req_t *req, void *ctxp)
             event_codec_event_id_format((const uint8_t *)PQgetvalue(r, i, 2), id);
         cJSON_AddStringToObject(e, "event_id", id);
         cJSON_AddStringToObject(e, "kind", event_codec_kind_name(pgval_i16(r, i, 3)));
-        char t[40];
+        char t[96];
         api_docs_time(pgval_i64(r, i, 4), t, sizeof t);
         cJSON_AddStringToObject(e, "broker_time", t);
         cJSON_AddStringToObject(e, "actor", PQgetvalue(r, i, 5));

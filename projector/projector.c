@@ -390,7 +390,11 @@ static quire_err_t pg_connect(projector_t *p)
                       "CREATE TEMP TABLE IF NOT EXISTS pj_docs (doc_id text, lifecycle text, "
                       "partition int4, version int8, position int8, ydoc bytea, content jsonb, "
                       "event_count int8, event_bytes int8, owner text, created_at timestamptz, "
-                      "updated_at timestamptz, engine text) ON COMMIT DELETE ROWS",
+                      "updated_at timestamptz, engine text) ON COMMIT DELETE ROWS; "
+                      "CREATE TEMP TABLE IF NOT EXISTS pj_events (doc_id text, partition int4, "
+                      "\"offset\" int8, event_id bytea, kind int2, broker_time timestamptz, "
+                      "actor text, origin text, size int4, \"update\" bytea) ON COMMIT DELETE "
+                      "ROWS",
                       err, sizeof err) != QUIRE_OK) {
         QLOG_WARN("could not prepare the projector session", "err=\"%s\"", err);
         PQfinish(p->pg);
@@ -436,8 +440,12 @@ static bool pq_exec(projector_t *p, const char *sql)
     return r != NULL;
 }
 
-static bool pq_copy(projector_t *p, const char *sql, const sbuf_t *data)
+/* COPY … FROM STDIN of data. *ret_sqlstate (may be NULL) gets the SQLSTATE of a failure. */
+static bool pq_copy_state(projector_t *p, const char *sql, const sbuf_t *data, bool quiet,
+                          char ret_sqlstate[6])
 {
+    if (ret_sqlstate)
+        ret_sqlstate[0] = '\0';
     PGresult *r = PQexec(p->pg, sql);
     bool ok = PQresultStatus(r) == PGRES_COPY_IN;
     PQclear(r);
@@ -447,12 +455,21 @@ static bool pq_copy(projector_t *p, const char *sql, const sbuf_t *data)
     ok = PQputCopyEnd(p->pg, ok ? NULL : "aborted") == 1 && ok;
     while ((r = PQgetResult(p->pg)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            QLOG_WARN("projector copy failed", "err=\"%s\"", PQresultErrorMessage(r));
+            const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            if (ret_sqlstate && st)
+                snprintf(ret_sqlstate, 6, "%s", st);
+            if (!quiet)
+                QLOG_WARN("projector copy failed", "err=\"%s\"", PQresultErrorMessage(r));
             ok = false;
         }
         PQclear(r);
     }
     return ok;
+}
+
+static bool pq_copy(projector_t *p, const char *sql, const sbuf_t *data)
+{
+    return pq_copy_state(p, sql, data, false, NULL);
 }
 
 /* Reads the stored next offsets of the assigned partitions (creating rows at 0) into part[]. */
@@ -591,6 +608,7 @@ typedef struct bevent_s {
     int64_t broker_ms;
     char reason[300];
     bool poison, dup;
+    bool candidate; /* sent to the index */
 } bevent_t;
 
 static void bevents_free(bevent_t *b, size_t n)
@@ -776,7 +794,6 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
         return QUIRE_ERR_NOMEM;
     }
     quire_err_t err = QUIRE_OK;
-    size_t ndecoded = 0;
     for (size_t i = 0; i < n && !err; i++) {
         bevent_t *b = &ev[i];
         b->m = msgs[i];
@@ -806,59 +823,8 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
         }
         if (!b->doc_id || !b->actor || !b->origin || (e.update_len && !b->update_copy))
             err = QUIRE_ERR_NOMEM;
-        ndecoded++;
     }
-    /* Duplicates already indexed. */
-    if (!err && ndecoded) {
-        sbuf_t ids = {0}, eids = {0};
-        sb_str(&ids, "{");
-        sb_str(&eids, "{");
-        bool firstid = true;
-        for (size_t i = 0; i < n; i++) {
-            if (ev[i].poison)
-                continue;
-            if (!firstid) {
-                sb_str(&ids, ",");
-                sb_str(&eids, ",");
-            }
-            firstid = false;
-            sb_str(&ids, ev[i].doc_id);
-            for (int k = 0; k < EVENT_CODEC_EVENT_ID_LEN; k++)
-                sb_fmt(&eids, "%02x", ev[i].event_id[k]);
-        }
-        sb_str(&ids, "}");
-        sb_str(&eids, "}");
-        if (ids.oom || eids.oom) {
-            err = QUIRE_ERR_NOMEM;
-        } else {
-            const char *dp[] = {ids.p, eids.p};
-            r = pq(p,
-                   "SELECT t.d, encode(t.e, 'hex') FROM unnest($1::text[], $2::text[]) AS u(d, "
-                   "h) CROSS JOIN LATERAL (SELECT u.d AS d, decode(u.h, 'hex') AS e) t WHERE "
-                   "EXISTS (SELECT 1 FROM doc_events x WHERE x.doc_id = t.d AND x.event_id = "
-                   "t.e)",
-                   2, dp, 0);
-            if (!r) {
-                err = QUIRE_ERR_PG;
-            } else {
-                for (int j = 0; j < PQntuples(r); j++) {
-                    const char *hex = PQgetvalue(r, j, 1);
-                    for (size_t i = 0; i < n; i++) {
-                        if (ev[i].poison || ev[i].dup || strcmp(ev[i].doc_id, PQgetvalue(r, j, 0)))
-                            continue;
-                        char h[EVENT_CODEC_EVENT_ID_LEN * 2 + 1];
-                        for (int k = 0; k < EVENT_CODEC_EVENT_ID_LEN; k++)
-                            snprintf(h + 2 * k, 3, "%02x", ev[i].event_id[k]);
-                        if (strcmp(h, hex) == 0)
-                            ev[i].dup = true;
-                    }
-                }
-                PQclear(r);
-            }
-        }
-        free(ids.p);
-        free(eids.p);
-    }
+    int64_t t_judged = mono_ms();
     /* Load the uncached documents of this batch. */
     if (!err) {
         char **need = calloc(n ? n : 1, sizeof *need);
@@ -866,7 +832,7 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
         if (!need)
             err = QUIRE_ERR_NOMEM;
         for (size_t i = 0; i < n && !err; i++) {
-            if (ev[i].poison || ev[i].dup || cache_find(p, ev[i].doc_id, strlen(ev[i].doc_id)))
+            if (ev[i].poison || cache_find(p, ev[i].doc_id, strlen(ev[i].doc_id)))
                 continue;
             bool seen = false;
             for (size_t k = 0; k < nneed && !seen; k++)
@@ -878,15 +844,118 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
             err = load_docs(p, part, need, nneed);
         free(need);
     }
-    /* Apply in offset order; index; quarantine. */
+    int64_t t_loaded = mono_ms();
+    /*
+     * Index: every event that is not poison and not for a deleted document goes through a temp
+     * table into doc_events with ON CONFLICT (doc_id, event_id) DO NOTHING, in offset order; the
+     * offsets it returns are the events applied, the rest are resends of an indexed event id
+     * (earlier, or earlier in this batch). A resend cannot be the first event of a document or a
+     * DELETE of a live one (its original would have made it exist, or deleted it), so deciding
+     * creation and deletion before knowing the duplicates is exact.
+     */
     sbuf_t copy = {0};
-    size_t napplied = 0, nquar = 0, ndup = 0, nskip = 0;
-    size_t seen_cap = 16;
-    while (seen_cap < 2 * n)
-        seen_cap *= 2;
-    size_t *seen = calloc(seen_cap, sizeof *seen);
-    if (!seen && !err)
+    size_t ncand = 0, napplied = 0, nquar = 0, ndup = 0, nskip = 0;
+    for (size_t i = 0; i < n && !err; i++) {
+        bevent_t *b = &ev[i];
+        if (b->poison)
+            continue;
+        pdoc_t *d = cache_find(p, b->doc_id, strlen(b->doc_id));
+        if (!d) {
+            d = calloc(1, sizeof *d);
+            if (!d || !(d->id = strdup(b->doc_id))) {
+                free(d);
+                err = QUIRE_ERR_NOMEM;
+                break;
+            }
+            d->hash = hash_str(d->id, strlen(d->id));
+            d->partition = part;
+            d->version = -1;
+            cache_insert(p, d);
+        }
+        if (d->lifecycle == READMODEL_DELETED) {
+            b->dup = true; /* not indexed, not applied */
+            nskip++;
+            continue;
+        }
+        if (b->kind == EVENT_CODEC_KIND_DELETE)
+            d->lifecycle = READMODEL_DELETED;
+        /* doc_id partition offset event_id kind broker_time actor origin size update */
+        sb_copy_text(&copy, b->doc_id, strlen(b->doc_id));
+        sb_fmt(&copy, "\t%d\t%lld\t", part, (long long)b->m->offset);
+        sb_copy_bytea(&copy, b->event_id, EVENT_CODEC_EVENT_ID_LEN);
+        sb_fmt(&copy, "\t%d\t", b->kind);
+        sb_copy_time(&copy, b->broker_ms);
+        sb_str(&copy, "\t");
+        sb_copy_text(&copy, b->actor, strlen(b->actor));
+        sb_str(&copy, "\t");
+        sb_copy_text(&copy, b->origin, strlen(b->origin));
+        sb_fmt(&copy, "\t%zu\t", b->update_len);
+        sb_copy_bytea(&copy, b->update_copy, b->update_len);
+        sb_str(&copy, "\n");
+        b->dup = true; /* until the insert says otherwise */
+        b->candidate = true;
+        ncand++;
+    }
+    if (!err && copy.oom)
         err = QUIRE_ERR_NOMEM;
+    int64_t t_applied = mono_ms();
+    /* The common case has no resend: COPY straight into the index. A unique violation (a
+     * resend) rolls back to the savepoint and takes the deduplicating path. */
+    bool copied = false;
+    if (!err && ncand) {
+        char state[6];
+        if (!pq_exec(p, "SAVEPOINT ix")) {
+            err = QUIRE_ERR_PG;
+        } else if (pq_copy_state(p,
+                                 "COPY doc_events (doc_id, partition, \"offset\", event_id, kind, "
+                                 "broker_time, actor, origin, size, \"update\") FROM STDIN",
+                                 &copy, true, state)) {
+            copied = true;
+            for (size_t i = 0; i < n; i++)
+                if (ev[i].candidate)
+                    ev[i].dup = false;
+        } else if (strcmp(state, "23505") != 0 || !pq_exec(p, "ROLLBACK TO SAVEPOINT ix")) {
+            QLOG_WARN("could not index events", "sqlstate=%s", state);
+            err = QUIRE_ERR_PG;
+        }
+    }
+    if (!err && ncand && !copied) {
+        if (!pq_copy(p,
+                     "COPY pj_events (doc_id, partition, \"offset\", event_id, kind, broker_time, "
+                     "actor, origin, size, \"update\") FROM STDIN",
+                     &copy)) {
+            err = QUIRE_ERR_PG;
+        } else {
+            r = pq(p,
+                   "INSERT INTO doc_events (doc_id, partition, \"offset\", event_id, kind, "
+                   "broker_time, actor, origin, size, \"update\") SELECT doc_id, partition, "
+                   "\"offset\", event_id, kind, broker_time, actor, origin, size, \"update\" FROM "
+                   "pj_events ORDER BY \"offset\" ON CONFLICT (doc_id, event_id) DO NOTHING "
+                   "RETURNING \"offset\"",
+                   0, NULL, 1);
+            if (!r || !pq_exec(p, "TRUNCATE pj_events")) {
+                err = QUIRE_ERR_PG;
+            } else {
+                /* offsets are ascending in msgs: find each returned one by bisection */
+                for (int j = 0; j < PQntuples(r); j++) {
+                    int64_t off = pgval_i64(r, j, 0);
+                    size_t lo = 0, hi = n;
+                    while (lo < hi) {
+                        size_t mid = (lo + hi) / 2;
+                        if (msgs[mid]->offset < off)
+                            lo = mid + 1;
+                        else
+                            hi = mid;
+                    }
+                    if (lo < n && msgs[lo]->offset == off)
+                        ev[lo].dup = false;
+                }
+            }
+            PQclear(r);
+        }
+    }
+    free(copy.p);
+    /* Apply in offset order; quarantine. */
     for (size_t i = 0; i < n && !err; i++) {
         bevent_t *b = &ev[i];
         if (b->poison) {
@@ -916,49 +985,10 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
             nquar++;
             continue;
         }
-        if (b->dup) {
-            ndup++;
+        if (b->dup)
             continue;
-        }
-        /* a resend within this batch: an open-addressing set of the applied events' indexes */
-        bool dup = false;
-        uint64_t h;
-        memcpy(&h, b->event_id, sizeof h);
-        h ^= hash_str(b->doc_id, strlen(b->doc_id));
-        size_t slot = (size_t)h & (seen_cap - 1);
-        for (; seen[slot]; slot = (slot + 1) & (seen_cap - 1)) {
-            bevent_t *o = &ev[seen[slot] - 1];
-            if (memcmp(o->event_id, b->event_id, EVENT_CODEC_EVENT_ID_LEN) == 0 &&
-                strcmp(o->doc_id, b->doc_id) == 0) {
-                dup = true;
-                break;
-            }
-        }
-        if (!dup)
-            seen[slot] = i + 1;
-        if (dup) {
-            b->dup = true;
-            ndup++;
-            continue;
-        }
         pdoc_t *d = cache_find(p, b->doc_id, strlen(b->doc_id));
-        if (!d) {
-            d = calloc(1, sizeof *d);
-            if (!d || !(d->id = strdup(b->doc_id))) {
-                free(d);
-                err = QUIRE_ERR_NOMEM;
-                break;
-            }
-            d->hash = hash_str(d->id, strlen(d->id));
-            d->partition = part;
-            d->version = -1;
-            cache_insert(p, d);
-        }
-        if (d->lifecycle == READMODEL_DELETED) {
-            b->dup = true; /* not indexed */
-            nskip++;
-            continue;
-        }
+        QUIRE_ASSERT(d != NULL);
         if (d->version < 0) {
             d->created_ms = b->broker_ms;
             d->urgent = true; /* a new document: its row at once */
@@ -970,7 +1000,6 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
             if (err)
                 break;
         } else if (b->kind == EVENT_CODEC_KIND_DELETE) {
-            d->lifecycle = READMODEL_DELETED;
             d->urgent = true;
         }
         d->version = b->m->offset;
@@ -979,35 +1008,15 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
         d->event_bytes += (int64_t)b->update_len;
         d->dirty = true;
         d->touched = true;
-        /* doc_id partition offset event_id kind broker_time actor origin size update */
-        sb_copy_text(&copy, b->doc_id, strlen(b->doc_id));
-        sb_fmt(&copy, "\t%d\t%lld\t", part, (long long)b->m->offset);
-        sb_copy_bytea(&copy, b->event_id, EVENT_CODEC_EVENT_ID_LEN);
-        sb_fmt(&copy, "\t%d\t", b->kind);
-        sb_copy_time(&copy, b->broker_ms);
-        sb_str(&copy, "\t");
-        sb_copy_text(&copy, b->actor, strlen(b->actor));
-        sb_str(&copy, "\t");
-        sb_copy_text(&copy, b->origin, strlen(b->origin));
-        sb_fmt(&copy, "\t%zu\t", b->update_len);
-        sb_copy_bytea(&copy, b->update_copy, b->update_len);
-        sb_str(&copy, "\n");
         napplied++;
     }
-    free(seen);
-    if (!err && copy.oom)
-        err = QUIRE_ERR_NOMEM;
-    if (!err && napplied &&
-        !pq_copy(p,
-                 "COPY doc_events (doc_id, partition, \"offset\", event_id, kind, broker_time, "
-                 "actor, origin, size, \"update\") FROM STDIN",
-                 &copy))
-        err = QUIRE_ERR_PG;
-    free(copy.p);
+    ndup = ncand - napplied;
+    int64_t t_indexed = mono_ms();
     int64_t new_next = n ? msgs[n - 1]->offset + 1 : ps->next;
     size_t nflushed = 0;
     if (!err)
         err = flush_docs(p, part, new_next, flush_all, &nflushed);
+    int64_t t_flushed = mono_ms();
     if (!err && new_next != ps->next) {
         char nextbuf[24];
         snprintf(nextbuf, sizeof nextbuf, "%lld", (long long)new_next);
@@ -1029,6 +1038,12 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
         return err;
     }
     /* Committed. */
+    QLOG_DEBUG("batch committed",
+               "partition=%d events=%zu judge_ms=%lld load_ms=%lld prepare_ms=%lld "
+               "index_ms=%lld rows=%zu rows_ms=%lld offsets_commit_ms=%lld",
+               part, n, (long long)(t_judged - t0), (long long)(t_loaded - t_judged),
+               (long long)(t_applied - t_loaded), (long long)(t_indexed - t_applied), nflushed,
+               (long long)(t_flushed - t_indexed), (long long)(mono_ms() - t_flushed));
     ps->next = new_next;
     flush_done(p, part);
     int64_t done_ms = now_ms();

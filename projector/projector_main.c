@@ -30,20 +30,16 @@ typedef struct projector_main_conf_s {
     bool yes;
 } projector_main_conf_t;
 
+#define FLUSH_OPT(def, help)                                                                       \
+    {                                                                                              \
+        "flush-interval", QUIRE_CFG_MS, def, 0, 600000,                                            \
+            offsetof(projector_main_conf_t, flush_interval_ms), 0, help                            \
+    }
 #define PROJECTOR_TUNING_OPTS                                                                      \
-    {"flush-interval",                                                                             \
-     QUIRE_CFG_MS,                                                                                 \
-     "250ms",                                                                                      \
-     0,                                                                                            \
-     60000,                                                                                        \
-     offsetof(projector_main_conf_t, flush_interval_ms),                                           \
-     0,                                                                                            \
-     "a hot document's full state is rewritten at most this often (its events are indexed at "     \
-     "once)"},                                                                                     \
-        {"max-batch", QUIRE_CFG_INT,                                                               \
-         "20000",     1,                                                                           \
-         1000000,     offsetof(projector_main_conf_t, max_batch),                                  \
-         0,           "events per transaction at most"},                                           \
+    {"max-batch", QUIRE_CFG_INT,                                                                   \
+     "20000",     1,                                                                               \
+     1000000,     offsetof(projector_main_conf_t, max_batch),                                      \
+     0,           "events per transaction at most"},                                               \
     {                                                                                              \
         "max-cached-docs", QUIRE_CFG_INT, "10000", 16, 10000000,                                   \
             offsetof(projector_main_conf_t, max_cached_docs), 0,                                   \
@@ -60,6 +56,8 @@ static const quire_cfg_opt_t projector_opts[] = {
     {"session-timeout", QUIRE_CFG_MS, "10s", 6000, 300000,
      offsetof(projector_main_conf_t, session_timeout_ms), 0,
      "consumer group session timeout (how soon a dead projector's partitions move)"},
+    FLUSH_OPT("250ms", "a hot document's full state is rewritten at most this often (its events "
+                       "are indexed at once)"),
     PROJECTOR_TUNING_OPTS,
 };
 
@@ -67,6 +65,8 @@ static const quire_cfg_opt_t replay_opts[] = {
     QUIRE_CFG_COMMON_OPTS(projector_main_conf_t),
     {"yes", QUIRE_CFG_BOOL, "false", 0, -1, offsetof(projector_main_conf_t, yes), 0,
      "really empty the read model first (documents, event index, quarantine, offsets)"},
+    FLUSH_OPT("10s", "a document's full state is rewritten at most this often during the replay "
+                     "(and at its end); its events are indexed at once"),
     PROJECTOR_TUNING_OPTS,
 };
 

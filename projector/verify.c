@@ -464,7 +464,7 @@ static int verify_run(void *confp, int argc, char **argv)
             ups[k] = d->upbuf + d->upoffs[k];
             lens[k] = d->upoffs[k + 1] - d->upoffs[k];
         }
-        char why[200];
+        char why[320];
         if (!ups || !lens ||
             yjs_update_merge(ups, lens, d->nup, NULL, YJS_DECODE_SKIM, &want, &wantlen, &ye))
             differ(&v, "doc=%s the replay's updates do not merge", d->id);
