@@ -11,6 +11,10 @@
 #include "yjs_json.h"
 #include "yjs_text.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 enum { ST_STRUCTS, ST_DS_HEADER, ST_DS, ST_DONE, ST_FAILED };
 
 static const yjs_limits_t default_limits = YJS_LIMITS_DEFAULT;
@@ -260,7 +264,8 @@ static int read_struct(yjs_decoder_t *d, yjs_struct_t *s)
     return 1;
 }
 
-int yjs_decode_next_struct(yjs_decoder_t *d, yjs_struct_t *ret_struct)
+/* Moves to the group of the next struct: 1 when there is one, 0 at the end, < 0 on error. */
+static int next_group(yjs_decoder_t *d)
 {
     if (d->state != ST_STRUCTS)
         return d->state == ST_FAILED ? d->err : 0;
@@ -282,7 +287,15 @@ int yjs_decode_next_struct(yjs_decoder_t *d, yjs_struct_t *ret_struct)
     }
     if (d->nstructs >= d->limits->max_structs)
         return fail(d, QUIRE_ERR_LIMIT, "too many structs");
-    int r = read_struct(d, ret_struct);
+    return 1;
+}
+
+int yjs_decode_next_struct(yjs_decoder_t *d, yjs_struct_t *ret_struct)
+{
+    int r = next_group(d);
+    if (r <= 0)
+        return r;
+    r = read_struct(d, ret_struct);
     if (r < 0)
         return r;
     d->structs_left--;
@@ -368,6 +381,294 @@ quire_err_t yjs_decode_struct(const uint8_t *raw, size_t len, uint64_t client, u
         return QUIRE_ERR_MALFORMED;
     *ret_struct = s;
     return QUIRE_OK;
+}
+
+/* Skips a varUint: its terminating byte within 8 bytes (no value or minimality checks). */
+static inline bool skip_varuint(yjs_wire_t *w)
+{
+    const uint8_t *p = w->pos;
+    if (w->end - p >= 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        uint64_t stop = ~x & UINT64_C(0x8080808080808080);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (stop == 0)
+            return false;
+        w->pos = p + ((unsigned)__builtin_ctzll(stop) >> 3) + 1;
+        return true;
+#else
+        (void)stop;
+#endif
+    }
+    for (int i = 0; i < 8 && p < w->end; i++)
+        if (*p++ < 0x80) {
+            w->pos = p;
+            return true;
+        }
+    return false;
+}
+
+/* Skips k consecutive varUints (1 ≤ k ≤ 4): an origin, a right origin, a parent id. With SSE2
+ * one 16-byte load and a movemask show every terminating byte, so the k-th is found without a
+ * loop over bytes; near the end of the input, or without SSE2, varint by varint. Skim mode only:
+ * the values (ids) are not needed, so neither their range nor minimality is checked. */
+static inline bool skip_varuints(yjs_wire_t *w, unsigned k)
+{
+#if defined(__SSE2__)
+    if (w->end - w->pos >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)w->pos);
+        unsigned stop = ~(unsigned)_mm_movemask_epi8(v) & 0xffffu;
+        for (unsigned i = 1; i < k; i++)
+            stop &= stop - 1;
+        if (stop) {
+            w->pos += (unsigned)__builtin_ctz(stop) + 1;
+            return true;
+        }
+    }
+#endif
+    while (k--)
+        if (!skip_varuint(w))
+            return false;
+    return true;
+}
+
+static inline bool skip_varbuf(yjs_wire_t *w)
+{
+    const uint8_t *p;
+    size_t n;
+    return yjs_wire_buf(w, &p, &n);
+}
+
+/* The structure-only struct reader behind next_extent(SKIM): same bounds and shape checks as
+ * read_struct, no UTF-8, JSON or reference checks, no fields kept. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
+/* w is the caller's (register-held) copy of d->w; the struct starts at `clock`. On success the
+ * struct's kind and length are in *e (its id is not filled in). */
+static ALWAYS_INLINE int skim_struct(yjs_decoder_t *d, yjs_wire_t *w, uint64_t clock,
+                                     yjs_extent_t *e)
+{
+    const uint8_t *at = w->pos;
+    uint8_t info;
+    uint64_t len, n;
+    CHECK(yjs_wire_u8(w, &info), "struct runs past the end");
+    uint8_t ref = info & YJS_INFO_REF_MASK;
+    if (ref == YJS_CONTENT_STRING && (info & (YJS_INFO_ORIGIN | YJS_INFO_RIGHT_ORIGIN))) {
+        /* the common case — typed text — first: ids, then a short string */
+        unsigned ids = ((info >> 7) & 1) + ((info >> 6) & 1);
+        const uint8_t *p;
+        size_t bytes;
+        CHECK(skip_varuints(w, 2 * ids), "bad varUint: origin");
+        CHECK(yjs_wire_buf(w, &p, &bytes), "string runs past the end");
+        if (bytes == 1) {
+            len = 1; /* one key stroke; as valid UTF-8 it is one ASCII unit */
+        } else if (bytes <= 8) {
+            len = 0;
+            for (size_t i = 0; i < bytes; i++)
+                len += ((p[i] & 0xC0) != 0x80) + (p[i] >= 0xF0);
+        } else {
+            len = yjs_text_utf16_len(p, bytes);
+        }
+        CHECK(len > 0 && len <= YJS_MAX_SAFE - clock, "empty string or clock overflow");
+        e->kind = YJS_KIND_ITEM;
+        e->len = len;
+        return 1;
+    }
+    if (ref == 0 || info == YJS_KIND_SKIP) {
+        e->kind = ref == 0 ? YJS_KIND_GC : YJS_KIND_SKIP;
+        CHECK(yjs_wire_varuint(w, &len) && len > 0, "bad GC/Skip length");
+    } else {
+        CHECK(ref <= YJS_CONTENT_DOC, "unknown content ref");
+        e->kind = YJS_KIND_ITEM;
+        unsigned ids = ((info >> 7) & 1) + ((info >> 6) & 1);
+        if (ids)
+            CHECK(skip_varuints(w, 2 * ids), "bad varUint: origin");
+        else {
+            uint8_t pinfo;
+            CHECK(yjs_wire_u8(w, &pinfo) && pinfo <= 1, "bad parent info");
+            if (pinfo)
+                CHECK(skip_varbuf(w), "root name runs past the end");
+            else
+                CHECK(skip_varuints(w, 2), "bad varUint: parent id");
+            if (info & YJS_INFO_PARENT_SUB)
+                CHECK(skip_varbuf(w), "parentSub runs past the end");
+        }
+        len = 1;
+        switch (ref) {
+        case YJS_CONTENT_STRING: {
+            const uint8_t *p;
+            size_t bytes;
+            CHECK(yjs_wire_buf(w, &p, &bytes), "string runs past the end");
+            if (bytes <= 8) {
+                len = 0;
+                for (size_t i = 0; i < bytes; i++)
+                    len += ((p[i] & 0xC0) != 0x80) + (p[i] >= 0xF0);
+            } else {
+                len = yjs_text_utf16_len(p, bytes);
+            }
+            CHECK(len > 0, "empty string content");
+            break;
+        }
+        case YJS_CONTENT_DELETED:
+            CHECK(yjs_wire_varuint(w, &len) && len > 0, "bad deleted length");
+            break;
+        case YJS_CONTENT_JSON:
+        case YJS_CONTENT_ANY:
+            CHECK(yjs_wire_varuint(w, &n) && n > 0 && n <= yjs_wire_left(w), "bad element count");
+            for (uint64_t i = 0; i < n; i++) {
+                if (ref == YJS_CONTENT_JSON)
+                    CHECK(skip_varbuf(w), "JSON element runs past the end");
+                else
+                    CHECK_ERR(yjs_any_skip(w, d->limits->max_depth, false), "malformed any value");
+            }
+            len = n;
+            break;
+        case YJS_CONTENT_BINARY:
+        case YJS_CONTENT_EMBED:
+            CHECK(skip_varbuf(w), "content runs past the end");
+            break;
+        case YJS_CONTENT_FORMAT:
+            CHECK(skip_varbuf(w) && skip_varbuf(w), "format runs past the end");
+            break;
+        case YJS_CONTENT_TYPE: {
+            uint8_t t;
+            CHECK(yjs_wire_u8(w, &t) && t <= YJS_TYPE_XML_TEXT, "bad type ref");
+            if (t == YJS_TYPE_XML_ELEMENT || t == YJS_TYPE_XML_HOOK)
+                CHECK(skip_varbuf(w), "node name runs past the end");
+            break;
+        }
+        default: /* YJS_CONTENT_DOC */
+            CHECK(skip_varbuf(w), "subdocument guid runs past the end");
+            CHECK(w->pos < w->end && *w->pos == 118, "subdocument options are not an object");
+            CHECK_ERR(yjs_any_skip(w, d->limits->max_depth, false),
+                      "malformed subdocument options");
+            break;
+        }
+    }
+    CHECK(len <= YJS_MAX_SAFE - clock, "clock overflows 2^53 - 1");
+    e->len = len;
+    return 1;
+}
+
+int yjs_decode_next_extent(yjs_decoder_t *d, yjs_extent_t *ret_extent)
+{
+    int r = next_group(d);
+    if (r <= 0)
+        return r;
+    if (d->flags & YJS_DECODE_SKIM) {
+        yjs_wire_t w = d->w;
+        r = skim_struct(d, &w, d->clock, ret_extent);
+        if (r > 0) {
+            d->w = w;
+            ret_extent->id.client = d->client;
+            ret_extent->id.clock = d->clock;
+            d->clock += ret_extent->len;
+        }
+    } else {
+        yjs_struct_t s;
+        r = read_struct(d, &s);
+        if (r > 0) {
+            ret_extent->id = s.id;
+            ret_extent->len = s.len;
+            ret_extent->kind = s.kind;
+        }
+    }
+    if (r < 0)
+        return r;
+    d->structs_left--;
+    d->nstructs++;
+    return 1;
+}
+
+int yjs_decode_next_group(yjs_decoder_t *d, yjs_group_extent_t *ret_group)
+{
+    int r = next_group(d);
+    if (r <= 0)
+        return r;
+    yjs_group_extent_t g = {.client = d->client, .clock = d->clock, .skip_clock = UINT64_MAX};
+    bool skim = (d->flags & YJS_DECODE_SKIM) != 0;
+    uint64_t left = d->structs_left;
+    if (left > d->limits->max_structs - d->nstructs)
+        return fail(d, QUIRE_ERR_LIMIT, "too many structs");
+    if (skim) {
+        yjs_wire_t w = d->w;
+        uint64_t clock = d->clock;
+        for (uint64_t i = 0; i < left; i++) {
+            yjs_extent_t e = {.len = 0, .kind = 0};
+#if defined(__SSE2__)
+            /* Typed text — string items with origins, one key stroke each — in a tight loop:
+             * the info byte and the varint terminators come from the same two 16-byte loads,
+             * so the next struct's position depends on no other read. Anything else falls
+             * through to skim_struct. */
+            if (i > 0 && clock <= YJS_MAX_SAFE - (left - i)) {
+                const uint8_t *p = w.pos;
+                while (i < left && w.end - p >= 48) { /* q + 1 < 34 stays in reach */
+                    uint8_t info = p[0];
+                    if ((info & YJS_INFO_REF_MASK) != YJS_CONTENT_STRING ||
+                        !(info & (YJS_INFO_ORIGIN | YJS_INFO_RIGHT_ORIGIN)))
+                        break;
+                    __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+                    __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+                    uint32_t stop =
+                        ~((uint32_t)_mm_movemask_epi8(v0) | (uint32_t)_mm_movemask_epi8(v1) << 16) &
+                        0xfffffffeu;
+                    /* the 2nd or the 4th terminator, without a data-dependent branch */
+                    uint32_t s1 = stop & (stop - 1), s2 = s1 & (s1 - 1), s3 = s2 & (s2 - 1);
+                    stop = (info & YJS_INFO_ORIGIN) && (info & YJS_INFO_RIGHT_ORIGIN) ? s3 : s1;
+                    if (!stop)
+                        break;
+                    size_t q = (size_t)__builtin_ctz(stop) + 1; /* the string's length byte */
+                    if (p[q] != 1 || p[q + 1] >= 0x80)
+                        break;
+                    p += q + 2;
+                    clock++;
+                    i++;
+                }
+                w.pos = p;
+                if (i == left)
+                    break;
+            }
+#endif
+            r = skim_struct(d, &w, clock, &e);
+            if (r < 0)
+                return r;
+            if (e.kind == YJS_KIND_SKIP && g.skip_clock == UINT64_MAX) {
+                g.skip_clock = clock;
+                g.first_is_skip = i == 0;
+            }
+            clock += e.len;
+            if (i == 0)
+                g.first_end = clock;
+        }
+        d->w = w;
+        d->clock = clock;
+    } else {
+        for (uint64_t i = 0; i < left; i++) {
+            uint64_t before = d->clock;
+            yjs_struct_t s;
+            r = read_struct(d, &s);
+            if (r < 0)
+                return r;
+            if (i == 0)
+                g.first_end = d->clock;
+            if (s.kind == YJS_KIND_SKIP && g.skip_clock == UINT64_MAX) {
+                g.skip_clock = before;
+                g.first_is_skip = i == 0;
+            }
+        }
+    }
+    if (g.skip_clock == UINT64_MAX)
+        g.skip_clock = d->clock;
+    d->structs_left = 0;
+    d->nstructs += left;
+    g.nstructs = left;
+    g.end = d->clock;
+    *ret_group = g;
+    return 1;
 }
 
 const char *yjs_decode_error(const yjs_decoder_t *d, size_t *ret_offset)

@@ -88,6 +88,40 @@ quire_err_t yjs_decode_init(yjs_decoder_t *d, const uint8_t *update, size_t len,
  */
 int yjs_decode_next_struct(yjs_decoder_t *d, yjs_struct_t *ret_struct);
 
+/* The id, clock length and kind of a struct, without its fields (see yjs_decode_next_extent). */
+typedef struct yjs_extent_s {
+    yjs_id_t id;
+    uint64_t len;
+    uint8_t kind; /* yjs_kind_t */
+} yjs_extent_t;
+
+/*
+ * Like yjs_decode_next_struct, but yields only where each struct is. With YJS_DECODE_SKIM it is
+ * the fastest way through a struct section (state vectors, counting): a dedicated skimmer checks
+ * the structure and every bound but neither UTF-8, JSON nor self-references. Without the flag it
+ * validates fully, like next_struct. Returns 1, 0 at the end of the structs, or < 0.
+ */
+int yjs_decode_next_extent(yjs_decoder_t *d, yjs_extent_t *ret_extent);
+
+/* Where one client group's structs are (see yjs_decode_next_group). */
+typedef struct yjs_group_extent_s {
+    uint64_t client;
+    uint64_t clock;      /* first clock of the group */
+    uint64_t end;        /* clock after its last struct */
+    uint64_t skip_clock; /* clock of its first Skip, or `end` when it has none */
+    uint64_t first_end;  /* clock after its first struct */
+    uint64_t nstructs;   /* structs in the group (Skips included; may be 0) */
+    bool first_is_skip;  /* the group's first struct is a Skip */
+} yjs_group_extent_t;
+
+/*
+ * Reads the rest of the current client group (or the next group) in one call: the fastest walk
+ * when only clock ranges matter (state vectors). Validates like next_extent (SKIM: structure and
+ * bounds only). Returns 1, 0 at the end of the structs, or < 0. Do not mix with next_struct /
+ * next_extent inside one group.
+ */
+int yjs_decode_next_group(yjs_decoder_t *d, yjs_group_extent_t *ret_group);
+
 /*
  * After the struct section: decodes the next delete-set range (client, clock, len) into
  * *ret_client, *ret_clock, *ret_len. Returns 1 per range, 0 at the end of the update (having

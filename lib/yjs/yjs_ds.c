@@ -72,9 +72,61 @@ static quire_err_t stable_sort(yjs_ds_t *ds, int by_clock)
     return QUIRE_OK;
 }
 
+/* LSD radix sort by clock (11-bit digits, as many passes as the largest clock needs), stable. */
+static quire_err_t radix_by_clock(yjs_ds_t *ds)
+{
+    size_t n = ds->n;
+    uint64_t max = 0;
+    for (size_t i = 0; i < n; i++)
+        max |= ds->r[i].clock;
+    yjs_ds_range_t *tmp = malloc(n * sizeof *tmp);
+    size_t *count = malloc(2048 * sizeof *count);
+    if (!tmp || !count) {
+        free(tmp);
+        free(count);
+        return QUIRE_ERR_NOMEM;
+    }
+    yjs_ds_range_t *src = ds->r, *dst = tmp;
+    for (unsigned shift = 0; shift < 64 && (max >> shift) != 0; shift += 11) {
+        memset(count, 0, 2048 * sizeof *count);
+        for (size_t i = 0; i < n; i++)
+            count[(src[i].clock >> shift) & 2047]++;
+        size_t sum = 0;
+        for (size_t k = 0; k < 2048; k++) {
+            size_t c = count[k];
+            count[k] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[(src[i].clock >> shift) & 2047]++] = src[i];
+        yjs_ds_range_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != ds->r)
+        memcpy(ds->r, src, n * sizeof *src);
+    free(tmp);
+    free(count);
+    return QUIRE_OK;
+}
+
 quire_err_t yjs_ds_sort_merge(yjs_ds_t *ds)
 {
-    quire_err_t err = stable_sort(ds, 1);
+    quire_err_t err = QUIRE_OK;
+    size_t first_unsorted;
+    for (first_unsorted = 1; first_unsorted < ds->n; first_unsorted++)
+        if (before(&ds->r[first_unsorted], &ds->r[first_unsorted - 1], 1))
+            break;
+    if (first_unsorted < ds->n) {
+        if (ds->n >= 512) {
+            /* by clock, then stably by client: (client descending, clock ascending) */
+            err = radix_by_clock(ds);
+            if (err == QUIRE_OK)
+                err = stable_sort(ds, 0);
+        } else {
+            err = stable_sort(ds, 1);
+        }
+    }
     if (err != QUIRE_OK)
         return err;
     size_t j = 0;

@@ -79,8 +79,15 @@ typedef struct lazy_s {
     group_t *groups;
     size_t ngroups;
     size_t cap;
+    size_t closed_hdr; /* header bytes of every group but the last (split's size accounting) */
     quire_err_t err;
 } lazy_t;
+
+static size_t group_hdr(const group_t *g)
+{
+    return yjs_wire_varuint_size(g->count) + yjs_wire_varuint_size(g->client) +
+           yjs_wire_varuint_size(g->clock);
+}
 
 static void lazy_write(lazy_t *lw, const yjs_struct_t *s)
 {
@@ -95,6 +102,8 @@ static void lazy_write(lazy_t *lw, const yjs_struct_t *s)
             lw->groups = g;
             lw->cap = cap;
         }
+        if (lw->ngroups)
+            lw->closed_hdr += group_hdr(&lw->groups[lw->ngroups - 1]);
         lw->groups[lw->ngroups++] = (group_t){s->id.client, s->id.clock, 0, lw->body.len};
     }
     lw->groups[lw->ngroups - 1].count++;
@@ -122,23 +131,56 @@ static void lazy_deinit(lazy_t *lw)
     memset(lw, 0, sizeof *lw);
 }
 
+/* Writes v as a varUint at p (yjs_wire_varuint_size(v) bytes); returns the end. */
+static uint8_t *put_varuint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Turns the collected bodies into the update in place (group headers slid in between, delete
+ * set appended) and hands it out: no second copy of the output. */
 static quire_err_t finish_output(lazy_t *lw, const yjs_ds_t *ds, uint8_t **ret, size_t *ret_len,
                                  yjs_error_t *e)
 {
-    yjs_buf_t out = {0};
     quire_err_t err = lw->err != QUIRE_OK ? lw->err : yjs_buf_err(&lw->body);
-    if (err == QUIRE_OK) {
-        yjs_buf_reserve(&out, lw->body.len + 16 + 30 * lw->ngroups + yjs_ds_size(ds));
-        lazy_finish(lw, &out);
-        yjs_ds_write(ds, &out);
-        err = yjs_buf_err(&out);
-    }
+    size_t head = yjs_wire_varuint_size(lw->ngroups), headers = head;
+    for (size_t i = 0; i < lw->ngroups; i++)
+        headers += yjs_wire_varuint_size(lw->groups[i].count) +
+                   yjs_wire_varuint_size(lw->groups[i].client) +
+                   yjs_wire_varuint_size(lw->groups[i].clock);
+    if (err == QUIRE_OK && !yjs_buf_reserve(&lw->body, headers + yjs_ds_size(ds)))
+        err = yjs_buf_err(&lw->body);
     if (err != QUIRE_OK) {
-        yjs_buf_deinit(&out);
         set_error(e, 0, NULL, quire_err_str(err));
         return err;
     }
-    *ret = yjs_buf_steal(&out, ret_len);
+    uint8_t *d = lw->body.data;
+    size_t body_end = lw->body.len, shift = headers;
+    for (size_t i = lw->ngroups; i-- > 0;) {
+        const group_t *g = &lw->groups[i];
+        size_t gh = yjs_wire_varuint_size(g->count) + yjs_wire_varuint_size(g->client) +
+                    yjs_wire_varuint_size(g->clock);
+        memmove(d + g->off + shift, d + g->off, body_end - g->off);
+        shift -= gh;
+        uint8_t *p = d + g->off + shift;
+        p = put_varuint(p, g->count);
+        p = put_varuint(p, g->client);
+        put_varuint(p, g->clock);
+        body_end = g->off;
+    }
+    put_varuint(d, lw->ngroups);
+    lw->body.len += headers;
+    yjs_ds_write(ds, &lw->body);
+    if ((err = yjs_buf_err(&lw->body)) != QUIRE_OK) {
+        set_error(e, 0, NULL, quire_err_str(err));
+        return err;
+    }
+    *ret = yjs_buf_steal(&lw->body, ret_len);
     return QUIRE_OK;
 }
 
@@ -214,15 +256,19 @@ quire_err_t yjs_update_validate(const uint8_t *update, size_t len, const yjs_lim
 /* ---------------------------------------------------------------------------------------- */
 /* merge */
 
+/* One input of a merge: its current struct (Skips are filtered out, as LazyStructReader(…, true)
+ * does), compact because a merge may have hundreds of thousands of inputs. Only inputs with
+ * structs left after the current one keep a decoder (in merge_t.decs). */
 typedef struct mcur_s {
-    yjs_decoder_t d;
-    /* the current struct (Skips are filtered out, as LazyStructReader(filterSkips = true)) */
     uint64_t client, clock, len;
     const uint8_t *raw;
-    size_t raw_len;
+    uint32_t raw_len;
+    uint32_t dec; /* index into merge_t.decs, or NO_DEC once the input's structs are all read */
     uint8_t kind, info;
     bool has;
 } mcur_t;
+
+#define NO_DEC UINT32_MAX
 
 /* queue entry: the key of a decoder's current struct, and the tie-break */
 typedef struct qent_s {
@@ -246,10 +292,12 @@ static inline bool qless(const qent_t *a, const qent_t *b)
 
 typedef struct merge_s {
     mcur_t *cur;
-    qent_t *init; /* sorted initial keys */
+    yjs_decoder_t *decs;
+    size_t ndecs, decs_cap;
+    uint32_t *init; /* inputs with structs, sorted by their first struct's key */
     size_t ninit, init_head;
-    qent_t *heap;
-    size_t nheap;
+    qent_t *heap; /* inputs that moved, keyed by their current struct */
+    size_t nheap, heap_cap;
     int64_t seq;
     size_t *arr; /* V8 mode: decoder indices in Yjs's array order */
     size_t narr;
@@ -262,43 +310,82 @@ typedef struct merge_s {
     quire_err_t err;
 } merge_t;
 
-/* Advances c to its next non-Skip struct; at the end reads its delete set into m->ds. */
-static bool mcur_next(merge_t *m, mcur_t *c, size_t idx)
+/* Reads the rest of d (its delete set) into m->ds. */
+static bool drain_ds(merge_t *m, yjs_decoder_t *d, size_t idx)
+{
+    uint64_t client, clock, len;
+    int r;
+    while ((r = yjs_decode_next_delete(d, &client, &clock, &len)) > 0)
+        if (yjs_ds_add(&m->ds, client, clock, len) != QUIRE_OK) {
+            m->err = QUIRE_ERR_NOMEM;
+            set_error(m->e, idx, NULL, "out of memory");
+            return false;
+        }
+    if (r < 0) {
+        m->err = decoder_fail(m->e, idx, d, r);
+        return false;
+    }
+    return true;
+}
+
+/* Reads d's next non-Skip struct into c (c->has = false at the end). When d has no structs
+ * left after it, the delete set is read at once and the decoder is no longer needed:
+ * *ret_done is set. */
+static bool read_next(merge_t *m, mcur_t *c, yjs_decoder_t *d, size_t idx, bool *ret_done)
 {
     yjs_struct_t s;
     int r;
-    while ((r = yjs_decode_next_struct(&c->d, &s)) > 0) {
+    while ((r = yjs_decode_next_struct(d, &s)) > 0) {
         if (s.kind == YJS_KIND_SKIP)
             continue;
         c->client = s.id.client;
         c->clock = s.id.clock;
         c->len = s.len;
         c->raw = s.raw.ptr;
-        c->raw_len = s.raw.len;
+        c->raw_len = (uint32_t)s.raw.len;
         c->kind = s.kind;
         c->info = s.info;
         c->has = true;
-        return true;
+        *ret_done = d->structs_left == 0 && d->groups_left == 0;
+        return !*ret_done || drain_ds(m, d, idx);
     }
     c->has = false;
-    if (r == 0) {
-        uint64_t client, clock, len;
-        while ((r = yjs_decode_next_delete(&c->d, &client, &clock, &len)) > 0)
-            if (yjs_ds_add(&m->ds, client, clock, len) != QUIRE_OK) {
-                m->err = QUIRE_ERR_NOMEM;
-                set_error(m->e, idx, NULL, "out of memory");
-                return false;
-            }
-    }
+    *ret_done = true;
     if (r < 0) {
-        m->err = decoder_fail(m->e, idx, &c->d, r);
+        m->err = decoder_fail(m->e, idx, d, r);
         return false;
     }
+    return drain_ds(m, d, idx);
+}
+
+/* Advances c to its input's next non-Skip struct. */
+static bool mcur_next(merge_t *m, mcur_t *c, size_t idx)
+{
+    if (c->dec == NO_DEC) {
+        c->has = false;
+        return true;
+    }
+    bool done;
+    if (!read_next(m, c, &m->decs[c->dec], idx, &done))
+        return false;
+    if (done)
+        c->dec = NO_DEC;
     return true;
 }
 
-static void heap_push(merge_t *m, qent_t e)
+static bool heap_push(merge_t *m, qent_t e)
 {
+    if (m->nheap == m->heap_cap) {
+        size_t cap = m->heap_cap ? m->heap_cap * 2 : 64;
+        qent_t *h = realloc(m->heap, cap * sizeof *h);
+        if (!h) {
+            m->err = QUIRE_ERR_NOMEM;
+            set_error(m->e, 0, NULL, "out of memory");
+            return false;
+        }
+        m->heap = h;
+        m->heap_cap = cap;
+    }
     size_t i = m->nheap++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -308,6 +395,7 @@ static void heap_push(merge_t *m, qent_t e)
         i = p;
     }
     m->heap[i] = e;
+    return true;
 }
 
 static qent_t heap_pop(merge_t *m)
@@ -395,8 +483,13 @@ static bool queue_pop(merge_t *m, size_t *ret_idx)
     bool have_init = m->init_head < m->ninit;
     if (!have_init && m->nheap == 0)
         return false;
-    if (have_init && (m->nheap == 0 || qless(&m->init[m->init_head], &m->heap[0])))
-        *ret_idx = m->init[m->init_head++].idx;
+    if (have_init && m->nheap) {
+        uint32_t i = m->init[m->init_head];
+        qent_t q = {m->cur[i].client, m->cur[i].clock, (int64_t)i, i};
+        have_init = qless(&q, &m->heap[0]);
+    }
+    if (have_init)
+        *ret_idx = m->init[m->init_head++];
     else
         *ret_idx = heap_pop(m).idx;
     return true;
@@ -407,7 +500,7 @@ static void queue_push(merge_t *m, size_t idx)
     if (m->v8)
         return; /* it stays in the array; the next sort moves it */
     const mcur_t *c = &m->cur[idx];
-    heap_push(m, (qent_t){c->client, c->clock, --m->seq, idx});
+    heap_push(m, (qent_t){c->client, c->clock, --m->seq, idx}); /* failure sets m->err */
 }
 
 /* W := the current struct of c, unparsed (raw bytes). */
@@ -434,34 +527,93 @@ static quire_err_t slice_taken(merge_t *m, yjs_struct_t *s, uint64_t diff)
     return yjs_struct_slice(s, diff);
 }
 
-static int cmp_qent(const void *a, const void *b)
+/* Initial order of inputs: by first struct (client descending, clock ascending), then index. */
+static inline bool init_less(const mcur_t *cur, uint32_t a, uint32_t b)
 {
-    return qless(a, b) ? -1 : qless(b, a) ? 1 : 0;
+    const mcur_t *x = &cur[a], *y = &cur[b];
+    if (x->client != y->client)
+        return x->client > y->client;
+    if (x->clock != y->clock)
+        return x->clock < y->clock;
+    return a < b;
+}
+
+/* Bottom-up merge sort of the initial input order (one scratch array). */
+static bool sort_init(merge_t *m)
+{
+    size_t n = m->ninit;
+    uint32_t *tmp = malloc(n * sizeof *tmp);
+    if (!tmp)
+        return false;
+    uint32_t *src = m->init, *dst = tmp;
+    for (size_t width = 1; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t a = lo, b = mid, k = lo;
+            while (a < mid && b < hi)
+                dst[k++] = init_less(m->cur, src[b], src[a]) ? src[b++] : src[a++];
+            while (a < mid)
+                dst[k++] = src[a++];
+            while (b < hi)
+                dst[k++] = src[b++];
+        }
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != m->init)
+        memcpy(m->init, src, n * sizeof *src);
+    free(tmp);
+    return true;
 }
 
 static quire_err_t merge_run(merge_t *m, const uint8_t *const *updates, const size_t *lens,
                              size_t n)
 {
-    m->cur = calloc(n ? n : 1, sizeof *m->cur);
+    if (n >= NO_DEC) {
+        set_error(m->e, 0, NULL, "too many updates");
+        return QUIRE_ERR_LIMIT;
+    }
+    m->cur = malloc((n ? n : 1) * sizeof *m->cur);
     m->init = malloc((n ? n : 1) * sizeof *m->init);
-    m->heap = malloc((n ? n : 1) * sizeof *m->heap);
-    if (!m->cur || !m->init || !m->heap) {
+    if (!m->cur || !m->init) {
         set_error(m->e, 0, NULL, "out of memory");
         return QUIRE_ERR_NOMEM;
     }
     bool sorted = true;
     for (size_t i = 0; i < n; i++) {
         mcur_t *c = &m->cur[i];
-        quire_err_t err = yjs_decode_init(&c->d, updates[i], lens[i], m->limits, m->flags);
+        yjs_decoder_t d;
+        quire_err_t err = yjs_decode_init(&d, updates[i], lens[i], m->limits, m->flags);
         if (err != QUIRE_OK)
-            return decoder_fail(m->e, i, &c->d, err);
-        if (!mcur_next(m, c, i))
+            return decoder_fail(m->e, i, &d, err);
+        if (lens[i] > UINT32_MAX) {
+            set_error(m->e, i, NULL, "update larger than 4 GiB");
+            return QUIRE_ERR_TOO_LARGE;
+        }
+        bool done;
+        c->dec = NO_DEC;
+        if (!read_next(m, c, &d, i, &done))
             return m->err;
+        if (!done) { /* keep the decoder for the input's later structs */
+            if (m->ndecs == m->decs_cap) {
+                size_t cap = m->decs_cap ? m->decs_cap * 2 : 16;
+                yjs_decoder_t *nd = realloc(m->decs, cap * sizeof *nd);
+                if (!nd) {
+                    set_error(m->e, i, NULL, "out of memory");
+                    return QUIRE_ERR_NOMEM;
+                }
+                m->decs = nd;
+                m->decs_cap = cap;
+            }
+            c->dec = (uint32_t)m->ndecs;
+            m->decs[m->ndecs++] = d;
+        }
         if (c->has) {
-            qent_t q = {c->client, c->clock, (int64_t)i, i};
-            if (m->ninit && qless(&q, &m->init[m->ninit - 1]))
+            if (m->ninit && init_less(m->cur, (uint32_t)i, m->init[m->ninit - 1]))
                 sorted = false;
-            m->init[m->ninit++] = q;
+            m->init[m->ninit++] = (uint32_t)i;
         }
     }
     if (m->ninit < V8_SORT_MAX) {
@@ -472,10 +624,11 @@ static quire_err_t merge_run(merge_t *m, const uint8_t *const *updates, const si
             return QUIRE_ERR_NOMEM;
         }
         for (size_t i = 0; i < m->ninit; i++)
-            m->arr[i] = m->init[i].idx;
+            m->arr[i] = m->init[i];
         m->narr = m->ninit;
-    } else if (!sorted) {
-        qsort(m->init, m->ninit, sizeof *m->init, cmp_qent); /* keys are unique (seq) */
+    } else if (!sorted && !sort_init(m)) {
+        set_error(m->e, 0, NULL, "out of memory");
+        return QUIRE_ERR_NOMEM;
     }
 
     yjs_struct_t w;
@@ -496,6 +649,8 @@ static quire_err_t merge_run(merge_t *m, const uint8_t *const *updates, const si
             if (!c->has || c->client != first_client || (iterated && c->clock > wend)) {
                 if (c->has)
                     queue_push(m, idx);
+                if (m->err != QUIRE_OK)
+                    return m->err;
                 continue;
             }
             if (first_client != w.id.client) {
@@ -555,6 +710,8 @@ static quire_err_t merge_run(merge_t *m, const uint8_t *const *updates, const si
         }
         if (c->has)
             queue_push(m, idx);
+        if (m->err != QUIRE_OK)
+            return m->err;
     }
     if (have_w)
         lazy_write(&m->lw, &w);
@@ -601,6 +758,7 @@ quire_err_t yjs_update_merge(const uint8_t *const *updates, const size_t *lens, 
     if (err == QUIRE_OK)
         err = finish_output(&m.lw, &m.ds, ret_update, ret_len, ret_error);
     free(m.cur);
+    free(m.decs);
     free(m.init);
     free(m.heap);
     free(m.arr);
@@ -687,34 +845,44 @@ quire_err_t yjs_update_state_vector(const uint8_t *update, size_t len, const yjs
     quire_err_t err = yjs_decode_init(&d, update, len, limits, flags);
     if (err != QUIRE_OK)
         return decoder_fail(ret_error, 0, &d, err);
+    /* Per group of structs, Yjs (encodeStateVectorFromUpdateV2) counts from clock 0 up to the
+     * first Skip; a group not starting at 0 counts nothing; consecutive groups of one client
+     * continue the count; a client's entry is written when the client changes. Yjs computes the
+     * first clock before looking at the first struct's kind, so an update whose very first
+     * struct is a Skip at clock 0 counts that Skip. */
     yjs_sv_t sv = {0};
-    yjs_struct_t s;
-    int r = yjs_decode_next_struct(&d, &s);
-    if (r > 0) {
-        uint64_t cur_client = s.id.client;
-        bool stop = s.id.clock != 0;
-        /* Yjs computes the first clock before looking at the first struct's kind: an update
-         * whose very first struct is a Skip at clock 0 counts it (encodeStateVectorFromUpdateV2).
-         */
-        uint64_t cur_clock = stop ? 0 : s.id.clock + s.len;
-        for (; r > 0; r = yjs_decode_next_struct(&d, &s)) {
-            if (cur_client != s.id.client) {
-                if (cur_clock != 0 && yjs_sv_add(&sv, cur_client, cur_clock) != QUIRE_OK) {
-                    r = QUIRE_ERR_NOMEM;
-                    break;
-                }
-                cur_client = s.id.client;
-                cur_clock = 0;
-                stop = s.id.clock != 0;
+    yjs_group_extent_t g;
+    bool any = false, stop = false, first = true;
+    uint64_t cur_client = 0, cur_clock = 0;
+    int r;
+    while ((r = yjs_decode_next_group(&d, &g)) > 0) {
+        if (g.nstructs == 0)
+            continue; /* an empty group yields no struct in Yjs's reader */
+        if (!any || cur_client != g.client) {
+            if (any && cur_clock != 0 && yjs_sv_add(&sv, cur_client, cur_clock) != QUIRE_OK) {
+                r = QUIRE_ERR_NOMEM;
+                break;
             }
-            if (s.kind == YJS_KIND_SKIP)
-                stop = true;
-            if (!stop)
-                cur_clock = s.id.clock + s.len;
+            cur_client = g.client;
+            cur_clock = 0;
+            stop = g.clock != 0;
+            any = true;
         }
-        if (r == 0 && cur_clock != 0 && yjs_sv_add(&sv, cur_client, cur_clock) != QUIRE_OK)
-            r = QUIRE_ERR_NOMEM;
+        if (first && !stop)
+            cur_clock = g.first_end; /* the quirk (a no-op unless the first struct is a Skip) */
+        first = false;
+        if (!stop) {
+            if (g.skip_clock != g.end) { /* the group has a Skip: count up to it, then stop */
+                if (!g.first_is_skip)
+                    cur_clock = g.skip_clock;
+                stop = true;
+            } else {
+                cur_clock = g.end;
+            }
+        }
     }
+    if (r == 0 && any && cur_clock != 0 && yjs_sv_add(&sv, cur_client, cur_clock) != QUIRE_OK)
+        r = QUIRE_ERR_NOMEM;
     uint64_t a, b, c;
     if (r == 0)
         while ((r = yjs_decode_next_delete(&d, &a, &b, &c)) > 0)
@@ -748,17 +916,23 @@ typedef struct splitter_s {
     uint64_t nsliced;
     quire_err_t err;
     yjs_id_t too_large; /* the struct that could not be placed */
+    /* size of the part's delete set, kept incrementally (ranges are grouped as they come) */
+    size_t ds_clients, ds_fixed, ds_last_count;
 } splitter_t;
 
-/* Size of the current part with the given number of structs in its last group etc. */
+static size_t split_ds_size(size_t clients, size_t fixed, size_t last_count)
+{
+    return yjs_wire_varuint_size(clients) + fixed +
+           (clients ? yjs_wire_varuint_size(last_count) : 0);
+}
+
+/* Size of the current part: struct section and delete set. */
 static size_t part_size(const splitter_t *sp)
 {
-    size_t n = yjs_wire_varuint_size(sp->lw.ngroups) + sp->lw.body.len + yjs_ds_size(&sp->ds);
-    for (size_t i = 0; i < sp->lw.ngroups; i++) {
-        const group_t *g = &sp->lw.groups[i];
-        n += yjs_wire_varuint_size(g->count) + yjs_wire_varuint_size(g->client) +
-             yjs_wire_varuint_size(g->clock);
-    }
+    size_t n = yjs_wire_varuint_size(sp->lw.ngroups) + sp->lw.body.len + sp->lw.closed_hdr +
+               split_ds_size(sp->ds_clients, sp->ds_fixed, sp->ds_last_count);
+    if (sp->lw.ngroups)
+        n += group_hdr(&sp->lw.groups[sp->lw.ngroups - 1]);
     return n;
 }
 
@@ -806,7 +980,9 @@ static void part_flush(splitter_t *sp)
         sp->err = yjs_buf_err(&sp->out);
     sp->lw.body.len = 0;
     sp->lw.ngroups = 0;
+    sp->lw.closed_hdr = 0;
     sp->ds.n = 0;
+    sp->ds_clients = sp->ds_fixed = sp->ds_last_count = 0;
 }
 
 /* Largest k in [1, s->len) whose left part costs at most `room`; 0 if none. Strings are never
@@ -881,14 +1057,30 @@ static quire_err_t split_struct(splitter_t *sp, yjs_struct_t *s, const yjs_limit
 static quire_err_t split_delete(splitter_t *sp, uint64_t client, uint64_t clock, uint64_t len)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
-        size_t before = part_size(sp);
-        if (yjs_ds_add(&sp->ds, client, clock, len) != QUIRE_OK)
-            return QUIRE_ERR_NOMEM;
-        size_t after = part_size(sp);
-        (void)before;
-        if (after <= sp->cap)
+        bool same = sp->ds.n && sp->ds.r[sp->ds.n - 1].client == client;
+        size_t rb = yjs_wire_varuint_size(clock) + yjs_wire_varuint_size(len);
+        size_t clients = sp->ds_clients, fixed = sp->ds_fixed, last = sp->ds_last_count;
+        if (same) {
+            fixed += rb;
+            last++;
+        } else {
+            if (clients)
+                fixed += yjs_wire_varuint_size(last);
+            clients++;
+            fixed += yjs_wire_varuint_size(client) + rb;
+            last = 1;
+        }
+        size_t size = part_size(sp) -
+                      split_ds_size(sp->ds_clients, sp->ds_fixed, sp->ds_last_count) +
+                      split_ds_size(clients, fixed, last);
+        if (size <= sp->cap) {
+            if (yjs_ds_add(&sp->ds, client, clock, len) != QUIRE_OK)
+                return QUIRE_ERR_NOMEM;
+            sp->ds_clients = clients;
+            sp->ds_fixed = fixed;
+            sp->ds_last_count = last;
             return QUIRE_OK;
-        sp->ds.n--;
+        }
         if (part_empty(sp))
             break;
         part_flush(sp);

@@ -7,7 +7,8 @@
 // answer the same requests in one yjs_batch run, and compares:
 //   merge  random subsets of the updates in random order, merged whole and in random chunks
 //          (the chunk results merged again): byte-identical to Y.mergeUpdates
-//   sv     state vectors of updates and merges: byte-identical to Y.encodeStateVectorFromUpdate
+//   sv     state vectors of updates and merges (strict and skim): byte-identical to
+//          Y.encodeStateVectorFromUpdate
 //   diff   merged updates against recorded and random state vectors (clocks inside items, so
 //          slicing, surrogate pairs included): byte-identical to Y.diffUpdate
 //   split  each part ≤ cap and valid; parts applied in order and in reverse give the same
@@ -39,7 +40,7 @@ const worlds = Number(opt('--worlds', long ? 4000 : 400))
 const seed0 = Number(opt('--seed', process.env.QUIRE_YJS_DIFF_SEED || 1))
 if (!batch) { console.error('usage: node differential.mjs --batch <yjs_batch> [--worlds N] [--seed S] [--long]'); process.exit(2) }
 
-const OP = { merge: 1, diff: 2, sv: 3, split: 4, validate: 5, mergeSkim: 6 }
+const OP = { merge: 1, diff: 2, sv: 3, split: 4, validate: 5, mergeSkim: 6, svSkim: 7 }
 const cases = []
 const u32 = n => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0); return b }
 
@@ -233,6 +234,7 @@ for (let w = 0; w < worlds; w++) {
   for (const u of [merged, top, r.pick(pool), r.pick(chunkResults)]) {
     const sv = Y.encodeStateVectorFromUpdate(u)
     addCase('sv', OP.sv, [u], out => eqBytes(out[0], sv), info)
+    addCase('sv-skim', OP.svSkim, [u], out => eqBytes(out[0], sv), info)
   }
 
   // diffs against recorded, random and empty state vectors

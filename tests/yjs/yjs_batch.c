@@ -13,6 +13,7 @@
  *   op 4 split     args: update, cap (u32)  outs: parts..., then nsliced (u32)
  *   op 5 validate  args: update             outs: text, one "client clock end\n" per range
  *   op 6 merge, skim mode (as 1 with YJS_DECODE_SKIM)
+ *   op 7 sv, skim mode (as 3 with YJS_DECODE_SKIM)
  *
  * Malformed request files are a test-harness bug: reported on stderr with exit status 2.
  */
@@ -23,7 +24,15 @@
 
 #include "yjs_update.h"
 
-enum { OP_MERGE = 1, OP_DIFF = 2, OP_SV = 3, OP_SPLIT = 4, OP_VALIDATE = 5, OP_MERGE_SKIM = 6 };
+enum {
+    OP_MERGE = 1,
+    OP_DIFF = 2,
+    OP_SV = 3,
+    OP_SPLIT = 4,
+    OP_VALIDATE = 5,
+    OP_MERGE_SKIM = 6,
+    OP_SV_SKIM = 7
+};
 
 typedef struct rd_s {
     const uint8_t *p, *end;
@@ -116,8 +125,9 @@ int main(int argc, char **argv)
                                    op == OP_MERGE_SKIM ? YJS_DECODE_SKIM : 0, &res, &res_len, &e);
         } else if (op == OP_DIFF && nargs == 2) {
             err = yjs_update_diff(args[0], lens[0], args[1], lens[1], NULL, 0, &res, &res_len, &e);
-        } else if (op == OP_SV && nargs == 1) {
-            err = yjs_update_state_vector(args[0], lens[0], NULL, 0, &res, &res_len, &e);
+        } else if ((op == OP_SV || op == OP_SV_SKIM) && nargs == 1) {
+            err = yjs_update_state_vector(
+                args[0], lens[0], NULL, op == OP_SV_SKIM ? YJS_DECODE_SKIM : 0, &res, &res_len, &e);
         } else if (op == OP_SPLIT && nargs == 2 && lens[1] == 4) {
             rd_t cr = {args[1], args[1] + 4};
             uint32_t cap;

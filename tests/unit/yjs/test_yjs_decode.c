@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -362,6 +363,72 @@ static void test_any_depth_limit(void **state)
     assert_int_equal(check(&b), QUIRE_ERR_LIMIT);
 }
 
+/* The skim group walk (with its fast path for typed text) covers exactly what the strict
+ * struct walk covers: mixed one-char items with and without right origins, a multi-byte char, a
+ * Skip, a GC, large client ids. */
+static void test_group_walk_matches_struct_walk(void **state)
+{
+    tb_t *b = calloc(1, sizeof *b);
+    const uint64_t client = 3953806337u, other = 9007199254740991u;
+    tb_u(b, 2);
+    tb_u(b, 300);
+    tb_u(b, client);
+    tb_u(b, 0);
+    tb_root_string(b, "t", "a");
+    for (uint64_t i = 1; i < 300; i++) {
+        if (i == 150) { /* a Skip in the middle */
+            tb_byte(b, 10);
+            tb_u(b, 3);
+            continue;
+        }
+        if (i == 200) {
+            tb_byte(b, 0);
+            tb_u(b, 2);
+            continue;
+        }
+        uint64_t clock = i < 150 ? i : i < 200 ? i + 2 : i + 3;
+        bool right = (i * 7) % 3 == 0;
+        tb_byte(b, right ? 0xc4 : 0x84);
+        tb_u(b, client);
+        tb_u(b, clock - 1);
+        if (right) {
+            tb_u(b, other);
+            tb_u(b, 5);
+        }
+        tb_str(b, i % 37 == 0 ? "\xf0\x9f\x98\x80" : "x");
+    }
+    tb_u(b, 1);
+    tb_u(b, other);
+    tb_u(b, 0);
+    tb_root_string(b, "t", "z");
+    tb_u(b, 0);
+    assert_int_equal(yjs_decode_check(b->d, b->n, NULL, 0), QUIRE_OK);
+    for (int skim = 0; skim < 2; skim++) {
+        yjs_decoder_t d1, d2;
+        yjs_decode_init(&d1, b->d, b->n, NULL, 0);
+        yjs_decode_init(&d2, b->d, b->n, NULL, skim ? YJS_DECODE_SKIM : 0);
+        yjs_group_extent_t g;
+        yjs_struct_t st;
+        int groups = 0;
+        while (yjs_decode_next_group(&d2, &g) > 0) {
+            uint64_t end = g.clock, skip = UINT64_MAX;
+            for (uint64_t i = 0; i < g.nstructs; i++) {
+                assert_int_equal(yjs_decode_next_struct(&d1, &st), 1);
+                assert_int_equal(st.id.clock, end);
+                if (st.kind == YJS_KIND_SKIP && skip == UINT64_MAX)
+                    skip = end;
+                end += st.len;
+            }
+            assert_int_equal(end, g.end);
+            assert_int_equal(skip == UINT64_MAX ? end : skip, g.skip_clock);
+            groups++;
+        }
+        assert_int_equal(groups, 2);
+        assert_int_equal(yjs_decode_next_struct(&d1, &st), 0);
+    }
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_limits_and_errors),
         cmocka_unit_test(test_any_depth_limit),
+        cmocka_unit_test(test_group_walk_matches_struct_walk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
