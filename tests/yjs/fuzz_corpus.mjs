@@ -18,9 +18,10 @@ import { makeWorld, rng } from './gen.mjs'
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = process.argv[2] || path.join(here, '..', '..', 'fuzz', 'yjs', 'corpus')
 const dirs = ['decode', 'merge', 'diff', 'split']
+// regenerate our seeds; keep the inputs fuzzing found (found-<sha1>, added after libFuzzer -merge=1)
 for (const d of dirs) {
-  fs.rmSync(path.join(root, d), { recursive: true, force: true })
   fs.mkdirSync(path.join(root, d), { recursive: true })
+  for (const f of fs.readdirSync(path.join(root, d))) if (!f.startsWith('found-')) fs.rmSync(path.join(root, d, f))
 }
 const write = (dir, name, bytes) => fs.writeFileSync(path.join(root, dir, name), Buffer.from(bytes))
 const u16 = n => [n & 255, (n >> 8) & 255]
