@@ -693,19 +693,17 @@ void ydoc_destroy(ydoc_t *doc)
     free(doc->pend);
     free(doc->missing);
     free(doc->pds);
-    for (size_t i = 0; i < sizeof doc->scratch / sizeof doc->scratch[0]; i++)
+    for (size_t i = 0; i < YS_NSLOTS; i++)
         free(doc->scratch[i]);
+    free(doc->set_before.key);
+    free(doc->set_before.gen);
+    free(doc->set_conflicting.key);
+    free(doc->set_conflicting.gen);
     free(doc);
 }
 
 /* ========================================================================================== */
 /* transactions: what one ydoc_apply changes, for Yjs's cleanup */
-
-/* A set of item indices, cleared in O(1) by bumping a generation. */
-typedef struct yset_s {
-    uint32_t *key, *gen;
-    uint32_t cap, n, g;
-} yset_t;
 
 static void yset_clear(yset_t *s)
 {
@@ -788,7 +786,7 @@ typedef struct ytx_s {
     size_t nchg, chgcap;
     uint32_t *work; /* delete / gc work list */
     size_t nwork, workcap;
-    yset_t before, conflicting; /* YATA: itemsBeforeOrigin, conflictingItems */
+    yset_t *before, *conflicting; /* YATA: itemsBeforeOrigin, conflictingItems (the doc's) */
     uint64_t integrated, deleted;
     bool failed; /* an allocation failed half-way */
 } ytx_t;
@@ -832,16 +830,30 @@ static bool work_push(ytx_t *tx, uint32_t v)
     return true;
 }
 
+static void tx_init(ytx_t *tx, ydoc_t *d)
+{
+    size_t c;
+    memset(tx, 0, sizeof *tx);
+    tx->d = d;
+    tx->ds = yd_borrow(d, YS_TX_DS, &c);
+    tx->dscap = c / sizeof *tx->ds;
+    tx->ms = yd_borrow(d, YS_TX_MS, &c);
+    tx->mscap = c / sizeof *tx->ms;
+    tx->chg = yd_borrow(d, YS_TX_CHG, &c);
+    tx->chgcap = c / sizeof *tx->chg;
+    tx->work = yd_borrow(d, YS_TX_WORK, &c);
+    tx->workcap = c / sizeof *tx->work;
+    tx->before = &d->set_before;
+    tx->conflicting = &d->set_conflicting;
+}
+
 static void tx_free(ytx_t *tx)
 {
-    free(tx->ds);
-    free(tx->ms);
-    free(tx->chg);
-    free(tx->work);
-    free(tx->before.key);
-    free(tx->before.gen);
-    free(tx->conflicting.key);
-    free(tx->conflicting.gen);
+    ydoc_t *d = tx->d;
+    yd_return(d, YS_TX_DS, tx->ds, tx->dscap * sizeof *tx->ds);
+    yd_return(d, YS_TX_MS, tx->ms, tx->mscap * sizeof *tx->ms);
+    yd_return(d, YS_TX_CHG, tx->chg, tx->chgcap * sizeof *tx->chg);
+    yd_return(d, YS_TX_WORK, tx->work, tx->workcap * sizeof *tx->work);
 }
 
 /* ---- content of stored items ---- */
@@ -1396,10 +1408,10 @@ static void integrate_item(ytx_t *tx, yjs_struct_t *s, uint32_t ci, uint64_t off
     if ((!left && (!right || d->it[right].left != 0)) || (left && d->it[left].right != right)) {
         uint32_t l = left;
         uint32_t o = left ? d->it[left].right : d->sq[seq].first;
-        yset_clear(&tx->before);
-        yset_clear(&tx->conflicting);
+        yset_clear(tx->before);
+        yset_clear(tx->conflicting);
         while (o && o != right) {
-            if (!yset_add(&tx->before, o) || !yset_add(&tx->conflicting, o)) {
+            if (!yset_add(tx->before, o) || !yset_add(tx->conflicting, o)) {
                 tx_fail(tx);
                 break;
             }
@@ -1407,17 +1419,17 @@ static void integrate_item(ytx_t *tx, yjs_struct_t *s, uint32_t ci, uint64_t off
             if (ids_eq(ocl, ock, O->ocl, O->ock)) {
                 if (d->cl[O->client].id < my_id) {
                     l = o;
-                    yset_clear(&tx->conflicting);
+                    yset_clear(tx->conflicting);
                 } else if (ids_eq(rcl, rck, O->rcl, O->rck)) {
                     break;
                 }
             } else if (O->ocl != YNONE) {
                 uint32_t g = yd_find(d, O->ocl, O->ock);
-                if (!yset_has(&tx->before, g))
+                if (!yset_has(tx->before, g))
                     break;
-                if (!yset_has(&tx->conflicting, g)) {
+                if (!yset_has(tx->conflicting, g)) {
                     l = o;
-                    yset_clear(&tx->conflicting);
+                    yset_clear(tx->conflicting);
                 }
             } else {
                 break;
@@ -1642,33 +1654,21 @@ static void cleanup(ytx_t *tx)
 /* applying an update: validation, plan, integration */
 
 /* Limits for re-reading what the document itself wrote (pending structs). */
-static const yjs_limits_t internal_limits = {.max_update_bytes = SIZE_MAX,
-                                             .max_structs = UINT64_MAX,
-                                             .max_clients = UINT64_MAX,
-                                             .max_delete_ranges = UINT64_MAX,
-                                             .max_depth = 4096};
+const yjs_limits_t yd_internal_limits = {.max_update_bytes = SIZE_MAX,
+                                         .max_structs = UINT64_MAX,
+                                         .max_clients = UINT64_MAX,
+                                         .max_delete_ranges = UINT64_MAX,
+                                         .max_depth = 4096};
 
-typedef struct ygrp_s {
-    uint64_t client;
-    uint64_t n;        /* structs */
-    yjs_decoder_t dec; /* positioned before the group header */
-} ygrp_t;
-
-/* An update decoded once: where its client groups and its delete set start. */
-typedef struct yupd_s {
-    ygrp_t *g;
-    size_t ng, gcap;
-    yjs_decoder_t ds; /* positioned at the delete set */
-    uint64_t nstructs, nranges;
-    size_t content_bytes;
-    yjs_client_range_t *r; /* clock ranges of the kept groups' structs (Skips excluded) */
-    size_t nr, rcap;
-} yupd_t;
-
-static void upd_free(yupd_t *u)
+void yd_upd_free(yupd_t *u)
 {
-    free(u->g);
-    free(u->r);
+    if (u->owner) {
+        yd_return(u->owner, u->slot, u->g, u->gcap * sizeof *u->g);
+        yd_return(u->owner, YS_RANGES, u->r, u->rcap * sizeof *u->r);
+    } else {
+        free(u->g);
+        free(u->r);
+    }
     memset(u, 0, sizeof *u);
 }
 
@@ -1691,8 +1691,7 @@ static bool peek_empty_groups(const yjs_decoder_t *dec, yupd_t *u)
     return true;
 }
 
-static quire_err_t set_err(yjs_error_t *e, quire_err_t err, const yjs_decoder_t *dec,
-                           const char *msg)
+quire_err_t yd_set_err(yjs_error_t *e, quire_err_t err, const yjs_decoder_t *dec, const char *msg)
 {
     if (e) {
         size_t off = 0;
@@ -1715,49 +1714,114 @@ static quire_err_t set_err(yjs_error_t *e, quire_err_t err, const yjs_decoder_t 
 
 /* Validates update completely and records its groups. Later groups of a client replace earlier
  * ones, as Yjs's readClientsStructRefs does. */
-static quire_err_t upd_read(const uint8_t *update, size_t len, const yjs_limits_t *limits,
-                            unsigned flags, yupd_t *u, yjs_error_t *ret_error)
+quire_err_t yd_upd_read(ydoc_t *owner, int slot, const uint8_t *update, size_t len,
+                        const yjs_limits_t *limits, unsigned flags, yupd_t *u,
+                        yjs_error_t *ret_error)
 {
     memset(u, 0, sizeof *u);
+    if (owner) {
+        size_t c;
+        u->owner = owner;
+        u->slot = slot;
+        u->g = yd_borrow(owner, slot, &c);
+        u->gcap = c / sizeof *u->g;
+        u->r = yd_borrow(owner, YS_RANGES, &c);
+        u->rcap = c / sizeof *u->r;
+    }
     yjs_decoder_t dec;
     quire_err_t err = yjs_decode_init(&dec, update, len, limits, flags & YJS_DECODE_SKIM);
     if (err != QUIRE_OK)
-        return set_err(ret_error, err, &dec, "bad update");
+        return yd_set_err(ret_error, err, &dec, "bad update");
     yjs_struct_t s;
+    u->simple = owner != NULL;
+    uint64_t cache_client = UINT64_MAX, cache_state = 0;
+#define STATE_OF(id)                                                                               \
+    ((id) == cache_client ? cache_state                                                            \
+                          : (cache_client = (id), cache_state = client_state(owner, (id))))
     for (;;) {
         yjs_decoder_t snap;
         bool first = dec.structs_left == 0;
         if (first) {
+            size_t ng = u->ng;
             if (!peek_empty_groups(&dec, u))
-                return set_err(ret_error, QUIRE_ERR_NOMEM, NULL, "out of memory");
+                return yd_set_err(ret_error, QUIRE_ERR_NOMEM, NULL, "out of memory");
+            if (u->ng != ng)
+                u->simple = false;
             snap = dec;
         }
         int r = yjs_decode_next_struct(&dec, &s);
         if (r < 0)
-            return set_err(ret_error, (quire_err_t)r, &dec, "bad update");
+            return yd_set_err(ret_error, (quire_err_t)r, &dec, "bad update");
         if (r == 0)
             break;
         if (first) {
             if (!growz((void **)&u->g, &u->gcap, u->ng + 1, sizeof *u->g))
-                return set_err(ret_error, QUIRE_ERR_NOMEM, NULL, "out of memory");
+                return yd_set_err(ret_error, QUIRE_ERR_NOMEM, NULL, "out of memory");
+            if (u->simple) {
+                if (s.id.clock > STATE_OF(s.id.client) || u->ng >= 16)
+                    u->simple = false;
+                for (size_t j = 0; u->simple && j < u->ng; j++)
+                    if (u->g[j].client == s.id.client)
+                        u->simple = false;
+            }
             u->g[u->ng++] = (ygrp_t){.client = s.id.client, .n = dec.structs_left + 1, .dec = snap};
         }
+        u->g[u->ng - 1].end = yjs_struct_end(&s);
         u->nstructs++;
-        u->content_bytes += s.content.body.len + s.content.key.len + 16;
+        if (s.kind == YJS_KIND_ITEM)
+            u->content_bytes += s.content.body.len + s.content.key.len + 16;
+        if (u->simple) {
+            if (s.kind == YJS_KIND_SKIP || yjs_struct_end(&s) > YCLOCK_MAX)
+                u->simple = false;
+            else if (s.kind == YJS_KIND_ITEM &&
+                     (((s.info & YJS_INFO_ORIGIN) && s.origin.client != s.id.client &&
+                       s.origin.clock >= STATE_OF(s.origin.client)) ||
+                      ((s.info & YJS_INFO_RIGHT_ORIGIN) && s.right_origin.client != s.id.client &&
+                       s.right_origin.clock >= STATE_OF(s.right_origin.client)) ||
+                      (!(s.info & (YJS_INFO_ORIGIN | YJS_INFO_RIGHT_ORIGIN)) && !s.parent_is_root &&
+                       s.parent_id.client != s.id.client &&
+                       s.parent_id.clock >= STATE_OF(s.parent_id.client))))
+                u->simple = false;
+        }
     }
     u->ds = dec;
     uint64_t c, k, l;
     int r;
-    while ((r = yjs_decode_next_delete(&dec, &c, &k, &l)) > 0)
+    while ((r = yjs_decode_next_delete(&dec, &c, &k, &l)) > 0) {
         u->nranges++;
+        if (u->simple) {
+            uint64_t fin = STATE_OF(c);
+            for (size_t j = 0; j < u->ng; j++)
+                if (u->g[j].client == c && u->g[j].end > fin)
+                    fin = u->g[j].end;
+            if (!(k < fin && k + l <= fin))
+                u->simple = false;
+        }
+    }
+#undef STATE_OF
     if (r < 0)
-        return set_err(ret_error, (quire_err_t)r, &dec, "bad delete set");
+        return yd_set_err(ret_error, (quire_err_t)r, &dec, "bad delete set");
     return QUIRE_OK;
 }
 
 /* Keeps the last group of every client (Yjs: a Map keyed by client). */
-static quire_err_t upd_dedup(yupd_t *u)
+quire_err_t yd_upd_dedup(yupd_t *u)
 {
+    if (u->ng <= 16) {
+        size_t n = 0;
+        for (size_t i = 0; i < u->ng; i++) {
+            size_t j;
+            for (j = 0; j < n; j++)
+                if (u->g[j].client == u->g[i].client)
+                    break;
+            if (j < n)
+                u->g[j] = u->g[i];
+            else
+                u->g[n++] = u->g[i];
+        }
+        u->ng = n;
+        return QUIRE_OK;
+    }
     yhmap_t m = {0};
     size_t n = 0;
     for (size_t i = 0; i < u->ng; i++) {
@@ -1823,9 +1887,9 @@ typedef struct yrun_s {
     ytx_t *tx;    /* real run; NULL when planning */
     yhmap_t *sim; /* planning: client id → simulated state + 1 */
     ycur_t *cur;
-    size_t ncur;
+    size_t ncur, curcap;
     size_t *order; /* cursors by client ascending; the run pops from the end */
-    size_t norder;
+    size_t norder, ordercap;
     yhmap_t curmap; /* client id → cursor + 1 */
     yjs_struct_t *stack;
     size_t nstack, stackcap;
@@ -1837,14 +1901,41 @@ typedef struct yrun_s {
     quire_err_t err;
 } yrun_t;
 
+/* A hash map whose arrays are scratch (emptied on return). */
+static void hm_borrow(ydoc_t *d, int ks, int vs, yhmap_t *m)
+{
+    size_t kc, vc;
+    m->keys = yd_borrow(d, ks, &kc);
+    m->vals = yd_borrow(d, vs, &vc);
+    m->n = 0;
+    m->cap = (uint32_t)(vc / sizeof *m->vals);
+    if (!m->keys || !m->vals || kc / sizeof *m->keys != m->cap) {
+        free(m->keys);
+        free(m->vals);
+        memset(m, 0, sizeof *m);
+    }
+}
+
+static void hm_return(ydoc_t *d, int ks, int vs, yhmap_t *m)
+{
+    if (m->vals)
+        memset(m->vals, 0, (size_t)m->cap * sizeof *m->vals);
+    yd_return(d, ks, m->keys, (size_t)m->cap * sizeof *m->keys);
+    yd_return(d, vs, m->vals, (size_t)m->cap * sizeof *m->vals);
+    memset(m, 0, sizeof *m);
+}
+
 static void run_free(yrun_t *r)
 {
-    free(r->cur);
-    free(r->order);
-    hm_free(&r->curmap);
-    free(r->stack);
-    free(r->rest);
-    free(r->missing);
+    ydoc_t *d = r->d;
+    if (!d)
+        return;
+    yd_return(d, YS_CUR, r->cur, r->curcap * sizeof *r->cur);
+    yd_return(d, YS_ORDER, r->order, r->ordercap * sizeof *r->order);
+    hm_return(d, YS_CURMAP_K, YS_CURMAP_V, &r->curmap);
+    yd_return(d, YS_STACK, r->stack, r->stackcap * sizeof *r->stack);
+    yd_return(d, YS_REST, r->rest, r->restcap * sizeof *r->rest);
+    yd_return(d, YS_MISSING, r->missing, r->missingcap * sizeof *r->missing);
 }
 
 static uint64_t run_state(const yrun_t *r, uint64_t client)
@@ -2012,16 +2103,28 @@ static int cmp_u64_idx(const void *a, const void *b, void *ctx)
 /* Sets up cursors for the groups of u. */
 static quire_err_t run_init(yrun_t *r, ydoc_t *d, const yupd_t *u)
 {
+    size_t cb;
     r->d = d;
     r->ncur = 0;
-    r->cur = calloc(u->ng ? u->ng : 1, sizeof *r->cur);
-    r->order = calloc(u->ng ? u->ng : 1, sizeof *r->order);
-    if (!r->cur || !r->order)
+    r->cur = yd_borrow(d, YS_CUR, &cb);
+    r->curcap = cb / sizeof *r->cur;
+    r->order = yd_borrow(d, YS_ORDER, &cb);
+    r->ordercap = cb / sizeof *r->order;
+    r->stack = yd_borrow(d, YS_STACK, &cb);
+    r->stackcap = cb / sizeof *r->stack;
+    r->rest = yd_borrow(d, YS_REST, &cb);
+    r->restcap = cb / sizeof *r->rest;
+    r->missing = yd_borrow(d, YS_MISSING, &cb);
+    r->missingcap = cb / sizeof *r->missing;
+    hm_borrow(d, YS_CURMAP_K, YS_CURMAP_V, &r->curmap);
+    if (!growz((void **)&r->cur, &r->curcap, u->ng ? u->ng : 1, sizeof *r->cur) ||
+        !growz((void **)&r->order, &r->ordercap, u->ng ? u->ng : 1, sizeof *r->order))
         return QUIRE_ERR_NOMEM;
     for (size_t i = 0; i < u->ng; i++) {
         if (u->g[i].n == 0)
             continue;
         ycur_t *c = &r->cur[r->ncur];
+        memset(c, 0, sizeof *c);
         c->client = u->g[i].client;
         c->dec = u->g[i].dec;
         c->left = u->g[i].n;
@@ -2031,7 +2134,8 @@ static quire_err_t run_init(yrun_t *r, ydoc_t *d, const yupd_t *u)
         r->ncur++;
     }
     r->norder = r->ncur;
-    qsort_r(r->order, r->norder, sizeof *r->order, cmp_u64_idx, r->cur);
+    if (r->norder > 1)
+        qsort_r(r->order, r->norder, sizeof *r->order, cmp_u64_idx, r->cur);
     return QUIRE_OK;
 }
 
@@ -2083,6 +2187,34 @@ static void run_structs(yrun_t *r)
             cur = run_next_target(r);
             if (!cur || !cur_fetch(r, cur, &head))
                 return;
+        }
+    }
+}
+
+/* integrateStructs when no struct can miss a dependency (yupd_t.simple): clients from the highest
+ * id down, each client's structs in order — the order Yjs's loop takes then. */
+static void run_simple(yrun_t *r, const yupd_t *u)
+{
+    size_t order[16];
+    size_t n = 0;
+    for (size_t i = 0; i < u->ng; i++) {
+        size_t j = n++;
+        while (j > 0 && u->g[order[j - 1]].client < u->g[i].client) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    for (size_t k = 0; k < n && r->err == QUIRE_OK && !r->tx->failed; k++) {
+        const ygrp_t *g = &u->g[order[k]];
+        yjs_decoder_t dec = g->dec;
+        yjs_struct_t s;
+        for (uint64_t i = 0; i < g->n; i++) {
+            if (yjs_decode_next_struct(&dec, &s) != 1) {
+                r->err = QUIRE_ERR_INTERNAL;
+                return;
+            }
+            run_integrate(r, &s, client_state(r->d, s.id.client) - s.id.clock);
         }
     }
 }
@@ -2144,7 +2276,7 @@ static quire_err_t blob_ranges(const uint8_t *blob, size_t len, yjs_validation_t
 {
     if (!blob)
         return QUIRE_OK;
-    return yjs_update_validate(blob, len, &internal_limits, YJS_DECODE_SKIM, v);
+    return yjs_update_validate(blob, len, &yd_internal_limits, YJS_DECODE_SKIM, v);
 }
 
 static int cmp_range(const void *a, const void *b)
@@ -2211,8 +2343,8 @@ typedef struct yplan_s {
 
 static void plan_free(yplan_t *p)
 {
-    upd_free(&p->u);
-    upd_free(&p->pu);
+    yd_upd_free(&p->u);
+    yd_upd_free(&p->pu);
     if (p->merged != p->pend)
         free(p->merged);
     free(p->pend);
@@ -2220,80 +2352,114 @@ static void plan_free(yplan_t *p)
     yjs_ds_deinit(&p->pds);
 }
 
-/* Runs the delete ranges of dec (if any) and of the pending deletes through f: each range part
- * below the (simulated) state is applied, the rest kept in *pds. */
+/*
+ * Delete ranges, in Yjs's order (readUpdateV2): the update's ranges, then the held ones
+ * (store.pendingDs); what cannot apply yet — clocks beyond the client's state — is kept, grouped by
+ * client descending as writeDeleteSet writes it, and the two leftovers are united (sorted and
+ * merged) only when both exist, as mergeUpdatesV2 unites them. After a retry of pending structs,
+ * the held ranges are applied once more, in that order. The exact order matters: a range applied
+ * alone may cut an item (inside a surrogate pair, for instance) that a merged range deletes whole.
+ * When planning (sim), nothing is applied; the same leftovers come out.
+ */
 typedef struct ydsrun_s {
     ydoc_t *d;
-    yhmap_t *sim; /* planning */
+    yhmap_t *sim; /* planning: simulated states */
     ytx_t *tx;    /* applying */
-    yjs_ds_t *pds;
-    yjs_ds_t *upd_pending; /* planning: the update's own pending parts */
 } ydsrun_t;
 
-static quire_err_t ds_range(ydsrun_t *x, bool from_update, uint64_t client, uint64_t clock,
-                            uint64_t len)
+static quire_err_t ds_range(ydsrun_t *x, uint64_t client, uint64_t clock, uint64_t len,
+                            yjs_ds_t *rest)
 {
     uint64_t end = clock + len;
     uint64_t state;
     uint32_t ci = yd_client_index(x->d, client);
-    if (x->sim) {
-        uint32_t v = hm_get(x->sim, client);
-        state = v ? v - 1 : (ci == YNONE ? 0 : x->d->cl[ci].state);
-    } else {
+    uint32_t v = x->sim ? hm_get(x->sim, client) : 0;
+    if (v)
+        state = v - 1;
+    else
         state = ci == YNONE ? 0 : x->d->cl[ci].state;
-    }
     if (clock < state) {
         if (state < end) {
-            if (x->pds && yjs_ds_add(x->pds, client, state, end - state) != QUIRE_OK)
-                return QUIRE_ERR_NOMEM;
-            if (from_update && x->upd_pending &&
-                yjs_ds_add(x->upd_pending, client, state, end - state) != QUIRE_OK)
+            if (yjs_ds_add(rest, client, state, end - state) != QUIRE_OK)
                 return QUIRE_ERR_NOMEM;
             end = state;
         }
         if (x->tx)
             delete_range(x->tx, ci, (uint32_t)clock, (uint32_t)end);
-    } else {
-        if (x->pds && yjs_ds_add(x->pds, client, clock, len) != QUIRE_OK)
-            return QUIRE_ERR_NOMEM;
-        if (from_update && x->upd_pending && len &&
-            yjs_ds_add(x->upd_pending, client, clock, len) != QUIRE_OK)
-            return QUIRE_ERR_NOMEM;
+    } else if (yjs_ds_add(rest, client, clock, len) != QUIRE_OK) {
+        return QUIRE_ERR_NOMEM;
     }
     return QUIRE_OK;
 }
 
-static quire_err_t ds_all(ydsrun_t *x, const yupd_t *u)
+/* The update's ranges, then the held ones; *ret_held = what stays held. */
+static quire_err_t ds_first(ydsrun_t *x, const yupd_t *u, yjs_ds_t *ret_held)
 {
+    yjs_ds_t r1 = {0}, r2 = {0};
+    quire_err_t err = QUIRE_OK;
     yjs_decoder_t dec = u->ds;
     uint64_t c, k, l;
     int r;
-    while ((r = yjs_decode_next_delete(&dec, &c, &k, &l)) > 0) {
-        quire_err_t e = ds_range(x, true, c, k, l);
-        if (e != QUIRE_OK)
-            return e;
-    }
-    if (r < 0)
-        return QUIRE_ERR_INTERNAL;
+    while (err == QUIRE_OK && (r = yjs_decode_next_delete(&dec, &c, &k, &l)) > 0)
+        err = ds_range(x, c, k, l, &r1);
+    if (err == QUIRE_OK && r < 0)
+        err = QUIRE_ERR_INTERNAL;
     const ydoc_t *d = x->d;
-    for (size_t i = 0; i < d->npds; i++) {
-        quire_err_t e = ds_range(x, false, d->pds[i].client, d->pds[i].clock, d->pds[i].len);
-        if (e != QUIRE_OK)
-            return e;
+    for (size_t i = 0; err == QUIRE_OK && i < d->npds; i++)
+        err = ds_range(x, d->pds[i].client, d->pds[i].clock, d->pds[i].len, &r2);
+    if (err == QUIRE_OK && r1.n)
+        err = yjs_ds_group(&r1);
+    if (err == QUIRE_OK && r2.n)
+        err = yjs_ds_group(&r2);
+    if (err == QUIRE_OK && r1.n && r2.n) {
+        for (size_t i = 0; err == QUIRE_OK && i < r2.n; i++)
+            err = yjs_ds_add(&r1, r2.r[i].client, r2.r[i].clock, r2.r[i].len);
+        if (err == QUIRE_OK)
+            err = yjs_ds_sort_merge(&r1);
     }
+    if (err != QUIRE_OK) {
+        yjs_ds_deinit(&r1);
+        yjs_ds_deinit(&r2);
+        return err;
+    }
+    if (r1.n) {
+        *ret_held = r1;
+        yjs_ds_deinit(&r2);
+    } else {
+        *ret_held = r2;
+        yjs_ds_deinit(&r1);
+    }
+    return QUIRE_OK;
+}
+
+/* After a retry: the held ranges once more; *held becomes what still cannot apply. */
+static quire_err_t ds_again(ydsrun_t *x, yjs_ds_t *held)
+{
+    yjs_ds_t r3 = {0};
+    quire_err_t err = QUIRE_OK;
+    for (size_t i = 0; err == QUIRE_OK && i < held->n; i++)
+        err = ds_range(x, held->r[i].client, held->r[i].clock, held->r[i].len, &r3);
+    if (err == QUIRE_OK && r3.n)
+        err = yjs_ds_group(&r3);
+    if (err != QUIRE_OK) {
+        yjs_ds_deinit(&r3);
+        return err;
+    }
+    yjs_ds_deinit(held);
+    *held = r3;
     return QUIRE_OK;
 }
 
 /* Phase 2: what the update will do, without touching the document. */
 static quire_err_t plan(ydoc_t *d, yplan_t *p, unsigned flags)
 {
-    yhmap_t sim = {0};
+    yhmap_t sim;
     yrun_t r = {0};
     yrun_t r2 = {0};
+    hm_borrow(d, YS_SIM_K, YS_SIM_V, &sim);
     uint8_t *rest = NULL;
     size_t rest_len = 0;
     uint64_t rest_n = 0;
-    yjs_ds_t upd_pending = {0};
     yjs_validation_t vold = {0}, vnew = {0};
     quire_err_t err;
 
@@ -2304,6 +2470,9 @@ static quire_err_t plan(ydoc_t *d, yplan_t *p, unsigned flags)
     if ((err = r.err) != QUIRE_OK)
         goto out;
     if ((err = run_rest_update(&r, &rest, &rest_len, &rest_n)) != QUIRE_OK)
+        goto out;
+    ydsrun_t x = {.d = d, .sim = &sim};
+    if ((err = ds_first(&x, &p->u, &p->pds)) != QUIRE_OK)
         goto out;
     /* retry when a clock the pending structs miss has arrived */
     for (size_t i = 0; i < d->nmissing && !p->retry; i++) {
@@ -2316,7 +2485,7 @@ static quire_err_t plan(ydoc_t *d, yplan_t *p, unsigned flags)
         const uint8_t *ins[2] = {d->pend, rest};
         size_t lens[2] = {d->pend_len, rest_len};
         yjs_error_t e;
-        err = yjs_update_merge(ins, lens, 2, &internal_limits, YJS_DECODE_SKIM, &p->merged,
+        err = yjs_update_merge(ins, lens, 2, &yd_internal_limits, YJS_DECODE_SKIM, &p->merged,
                                &p->merged_len, &e);
         if (err != QUIRE_OK)
             goto out;
@@ -2336,9 +2505,10 @@ static quire_err_t plan(ydoc_t *d, yplan_t *p, unsigned flags)
         p->merged_len = d->pend_len;
     }
     if (p->retry) {
-        err = upd_read(p->merged, p->merged_len, &internal_limits, YJS_DECODE_SKIM, &p->pu, NULL);
+        err = yd_upd_read(d, YS_GROUPS2, p->merged, p->merged_len, &yd_internal_limits,
+                          YJS_DECODE_SKIM, &p->pu, NULL);
         if (err == QUIRE_OK)
-            err = upd_dedup(&p->pu);
+            err = yd_upd_dedup(&p->pu);
         if (err != QUIRE_OK)
             goto out;
         r2.sim = &sim;
@@ -2353,13 +2523,16 @@ static quire_err_t plan(ydoc_t *d, yplan_t *p, unsigned flags)
         p->missing = r2.missing;
         p->nmissing = r2.nmissing;
         r2.missing = NULL;
+        r2.missingcap = 0;
+        if ((err = ds_again(&x, &p->pds)) != QUIRE_OK)
+            goto out;
     } else {
         p->pend = p->merged;
         p->pend_len = p->merged_len;
         /* missing: the old map, lowered by the update's */
         size_t n = d->nmissing + r.nmissing;
-        p->missing = malloc((n ? n : 1) * sizeof *p->missing);
-        if (!p->missing) {
+        p->missing = n ? malloc(n * sizeof *p->missing) : NULL;
+        if (n && !p->missing) {
             err = QUIRE_ERR_NOMEM;
             goto out;
         }
@@ -2390,33 +2563,28 @@ static quire_err_t plan(ydoc_t *d, yplan_t *p, unsigned flags)
     if (p->nmissing > 1)
         qsort(p->missing, p->nmissing, sizeof *p->missing, cmp_id);
 
-    /* deletes */
-    ydsrun_t x = {.d = d, .sim = &sim, .pds = &p->pds, .upd_pending = &upd_pending};
-    if ((err = ds_all(&x, &p->u)) != QUIRE_OK)
-        goto out;
-    if (p->pds.n && (err = yjs_ds_sort_merge(&p->pds)) != QUIRE_OK)
-        goto out;
-
-    /* did this update add anything to what is held? */
-    if (upd_pending.n) {
-        for (size_t i = 0; i < upd_pending.n && !p->adds_pending; i++) {
-            const yjs_ds_range_t *q = &upd_pending.r[i];
-            uint64_t clock = q->clock, end = q->clock + q->len;
-            for (size_t j = 0; j < d->npds && clock < end; j++) {
-                const yjs_ds_range_t *o = &d->pds[j];
-                if (o->client == q->client && o->clock <= clock && o->clock + o->len > clock)
-                    clock = o->clock + o->len;
+    /* did this update add anything to what is held? (anything new in the held deletes comes
+     * from it) */
+    for (size_t i = 0; i < p->pds.n && !p->adds_pending; i++) {
+        const yjs_ds_range_t *q = &p->pds.r[i];
+        uint64_t clock = q->clock, end = q->clock + q->len;
+        for (size_t j = 0; j < d->npds && clock < end; j++) {
+            const yjs_ds_range_t *o = &d->pds[j];
+            if (o->client == q->client && o->clock <= clock && o->clock + o->len > clock) {
+                clock = o->clock + o->len;
+                j = (size_t)-1; /* rescan: ranges are not sorted */
             }
-            if (clock < end)
-                p->adds_pending = true;
         }
+        if (clock < end)
+            p->adds_pending = true;
     }
     if (!p->adds_pending && p->pend) {
         if ((err = upd_ranges(&p->u)) != QUIRE_OK ||
             (err = blob_ranges(d->pend, d->pend_len, &vold)) != QUIRE_OK ||
             (err = blob_ranges(p->pend, p->pend_len, &vnew)) != QUIRE_OK)
             goto out;
-        qsort(p->u.r, p->u.nr, sizeof *p->u.r, cmp_range);
+        if (p->u.nr > 1)
+            qsort(p->u.r, p->u.nr, sizeof *p->u.r, cmp_range);
         if (vold.nranges > 1)
             qsort(vold.ranges, vold.nranges, sizeof *vold.ranges, cmp_range);
         if (vnew.nranges > 1)
@@ -2438,10 +2606,9 @@ static quire_err_t plan(ydoc_t *d, yplan_t *p, unsigned flags)
     err = QUIRE_OK;
 out:
     free(rest);
-    hm_free(&sim);
+    hm_return(d, YS_SIM_K, YS_SIM_V, &sim);
     run_free(&r);
     run_free(&r2);
-    yjs_ds_deinit(&upd_pending);
     yjs_validation_deinit(&vold);
     yjs_validation_deinit(&vnew);
     return err;
@@ -2458,15 +2625,15 @@ quire_err_t ydoc_apply(ydoc_t *doc, const uint8_t *update, size_t len, unsigned 
                        ydoc_apply_t *ret_result, yjs_error_t *ret_error)
 {
     if (!doc || (!update && len))
-        return set_err(ret_error, QUIRE_ERR_INVALID, NULL, "invalid argument");
+        return yd_set_err(ret_error, QUIRE_ERR_INVALID, NULL, "invalid argument");
     if (doc->broken)
-        return set_err(ret_error, QUIRE_ERR_INTERNAL, NULL,
-                       "document broken by an earlier allocation failure");
+        return yd_set_err(ret_error, QUIRE_ERR_INTERNAL, NULL,
+                          "document broken by an earlier allocation failure");
     yplan_t p = {0};
-    quire_err_t err =
-        upd_read(update, len, &doc->limits.decode, flags & YJS_DECODE_SKIM, &p.u, ret_error);
+    quire_err_t err = yd_upd_read(doc, YS_GROUPS, update, len, &doc->limits.decode,
+                                  flags & YJS_DECODE_SKIM, &p.u, ret_error);
     if (err == QUIRE_OK)
-        err = upd_dedup(&p.u);
+        err = yd_upd_dedup(&p.u);
     if (err != QUIRE_OK) {
         plan_free(&p);
         return err;
@@ -2474,27 +2641,44 @@ quire_err_t ydoc_apply(ydoc_t *doc, const uint8_t *update, size_t len, unsigned 
     if (doc->limits.max_doc_bytes &&
         ydoc_memory(doc) + growth_bound(doc, &p, len) > doc->limits.max_doc_bytes) {
         plan_free(&p);
-        return set_err(ret_error, QUIRE_ERR_TOO_LARGE, NULL,
-                       "the update could grow the document past its size limit");
+        return yd_set_err(ret_error, QUIRE_ERR_TOO_LARGE, NULL,
+                          "the update could grow the document past its size limit");
     }
-    err = plan(doc, &p, flags);
+    /* the common case (every struct integrates, nothing held before or after) needs no plan */
+    bool fast = p.u.simple && !doc->pend && !doc->npds;
+    err = fast ? QUIRE_OK : plan(doc, &p, flags);
     if (err != QUIRE_OK) {
         plan_free(&p);
-        return set_err(ret_error, err, NULL,
-                       err == QUIRE_ERR_LIMIT ? "pending structs or a clock exceed a limit"
-                       : err == QUIRE_ERR_MISSING_DEPS
-                           ? "the update depends on content the document does not have"
-                           : quire_err_str(err));
+        return yd_set_err(ret_error, err, NULL,
+                          err == QUIRE_ERR_LIMIT ? "pending structs or a clock exceed a limit"
+                          : err == QUIRE_ERR_MISSING_DEPS
+                              ? "the update depends on content the document does not have"
+                              : quire_err_str(err));
     }
 
     /* phase 3 */
-    ytx_t tx = {.d = doc};
+    ytx_t tx;
+    tx_init(&tx, doc);
     doc->tx++;
     yrun_t r = {0};
     r.tx = &tx;
-    err = run_init(&r, doc, &p.u);
+    if (fast) {
+        r.d = doc;
+        run_simple(&r, &p.u);
+    } else {
+        err = run_init(&r, doc, &p.u);
+        if (err == QUIRE_OK)
+            run_structs(&r);
+    }
     if (err == QUIRE_OK)
-        run_structs(&r);
+        err = r.err;
+    run_free(&r);
+    /* Yjs's order: the update's deletes and the held ones, then the retried structs, then the
+     * held deletes again */
+    yjs_ds_t held = {0};
+    ydsrun_t x = {.d = doc, .tx = &tx};
+    if (err == QUIRE_OK)
+        err = ds_first(&x, &p.u, &held);
     if (err == QUIRE_OK && p.retry) {
         yrun_t r2 = {0};
         r2.tx = &tx;
@@ -2504,13 +2688,10 @@ quire_err_t ydoc_apply(ydoc_t *doc, const uint8_t *update, size_t len, unsigned 
         if (err == QUIRE_OK)
             err = r2.err;
         run_free(&r2);
+        if (err == QUIRE_OK)
+            err = ds_again(&x, &held);
     }
-    if (err == QUIRE_OK)
-        err = r.err;
-    run_free(&r);
-    ydsrun_t x = {.d = doc, .tx = &tx};
-    if (err == QUIRE_OK)
-        err = ds_all(&x, &p.u);
+    yjs_ds_deinit(&held);
     cleanup(&tx);
     if (err != QUIRE_OK || tx.failed)
         doc->broken = true;
@@ -2552,7 +2733,7 @@ quire_err_t ydoc_apply(ydoc_t *doc, const uint8_t *update, size_t len, unsigned 
     tx_free(&tx);
     plan_free(&p);
     if (doc->broken)
-        return set_err(ret_error, QUIRE_ERR_NOMEM, NULL, "out of memory while integrating");
+        return yd_set_err(ret_error, QUIRE_ERR_NOMEM, NULL, "out of memory while integrating");
     if (ret_result)
         *ret_result = res;
     return QUIRE_OK;
@@ -2778,7 +2959,7 @@ quire_err_t ydoc_encode_state(const ydoc_t *doc, const uint8_t *sv, size_t sv_le
                               uint8_t **ret_update, size_t *ret_len, yjs_error_t *ret_error)
 {
     if (!doc || !ret_update || !ret_len || (!sv && sv_len))
-        return set_err(ret_error, QUIRE_ERR_INVALID, NULL, "invalid argument");
+        return yd_set_err(ret_error, QUIRE_ERR_INVALID, NULL, "invalid argument");
     static const uint8_t empty_sv[1] = {0};
     if (!sv || !sv_len) {
         sv = empty_sv;
@@ -2787,8 +2968,8 @@ quire_err_t ydoc_encode_state(const ydoc_t *doc, const uint8_t *sv, size_t sv_le
     yjs_sv_t vec = {0};
     quire_err_t err = yjs_sv_decode(sv, sv_len, doc->limits.decode.max_clients, &vec);
     if (err != QUIRE_OK)
-        return set_err(ret_error, err == QUIRE_ERR_NOMEM ? err : QUIRE_ERR_MALFORMED, NULL,
-                       "malformed state vector");
+        return yd_set_err(ret_error, err == QUIRE_ERR_NOMEM ? err : QUIRE_ERR_MALFORMED, NULL,
+                          "malformed state vector");
     yjs_buf_t b = {0};
     err = write_state(doc, &vec, &b);
     yjs_sv_deinit(&vec);
@@ -2796,7 +2977,7 @@ quire_err_t ydoc_encode_state(const ydoc_t *doc, const uint8_t *sv, size_t sv_le
         err = yjs_buf_err(&b);
     if (err != QUIRE_OK) {
         yjs_buf_deinit(&b);
-        return set_err(ret_error, err, NULL, quire_err_str(err));
+        return yd_set_err(ret_error, err, NULL, quire_err_str(err));
     }
     size_t out_len;
     uint8_t *out = yjs_buf_steal(&b, &out_len);
@@ -2813,7 +2994,7 @@ quire_err_t ydoc_encode_state(const ydoc_t *doc, const uint8_t *sv, size_t sv_le
             lens[n++] = pd_len;
         }
         if (err == QUIRE_OK && doc->pend) {
-            err = yjs_update_diff(doc->pend, doc->pend_len, sv, sv_len, &internal_limits,
+            err = yjs_update_diff(doc->pend, doc->pend_len, sv, sv_len, &yd_internal_limits,
                                   YJS_DECODE_SKIM, &ps, &ps_len, NULL);
             ins[n] = ps;
             lens[n++] = ps_len;
@@ -2821,13 +3002,13 @@ quire_err_t ydoc_encode_state(const ydoc_t *doc, const uint8_t *sv, size_t sv_le
         uint8_t *merged = NULL;
         size_t merged_len = 0;
         if (err == QUIRE_OK)
-            err = yjs_update_merge(ins, lens, n, &internal_limits, YJS_DECODE_SKIM, &merged,
+            err = yjs_update_merge(ins, lens, n, &yd_internal_limits, YJS_DECODE_SKIM, &merged,
                                    &merged_len, NULL);
         free(pd);
         free(ps);
         free(out);
         if (err != QUIRE_OK)
-            return set_err(ret_error, err, NULL, quire_err_str(err));
+            return yd_set_err(ret_error, err, NULL, quire_err_str(err));
         out = merged;
         out_len = merged_len;
     }
@@ -2860,7 +3041,7 @@ quire_err_t ydoc_pending_update(const ydoc_t *doc, uint8_t **ret_update, size_t 
         ins[n] = pd;
         lens[n++] = pd_len;
     }
-    err = yjs_update_merge(ins, lens, n, &internal_limits, YJS_DECODE_SKIM, ret_update, ret_len,
+    err = yjs_update_merge(ins, lens, n, &yd_internal_limits, YJS_DECODE_SKIM, ret_update, ret_len,
                            NULL);
     free(pd);
     return err;

@@ -180,12 +180,13 @@ quire_err_t ydoc_encode_state(const ydoc_t *doc, const uint8_t *sv, size_t sv_le
 
 /*
  * What update[0..len) adds to doc, without changing doc: its structs not covered by the
- * document's state vector nor held as pending (cut at the boundaries; gaps become Skip structs),
- * and its delete ranges minus what the document has already deleted (or holds as pending
- * deletes). On success *ret_update is that update, or NULL with *ret_len = 0 when the update
- * adds nothing — a reconnecting client's full SyncStep2 that the log already holds. Applying the
- * result to doc has the same effect as applying update. The update is validated (flags: 0 or
- * YJS_DECODE_SKIM).
+ * document's state vector (cut at the boundary, as Yjs cuts a struct it integrates with an
+ * offset), and its delete ranges minus the parts over content the document has already deleted.
+ * On success *ret_update is that update, or NULL with *ret_len = 0 when the update adds nothing —
+ * a reconnecting client's full SyncStep2 that the log already holds. Applying the result to doc
+ * has exactly the effect of applying update. Structs the document holds as pending are kept in
+ * the result (two copies of one struct may differ, and which one integrates is Yjs's choice; see
+ * ydoc_sync.c). The update is validated (flags: 0 or YJS_DECODE_SKIM).
  */
 quire_err_t ydoc_novel(const ydoc_t *doc, const uint8_t *update, size_t len, unsigned flags,
                        uint8_t **ret_update, size_t *ret_len, yjs_error_t *ret_error);

@@ -31,10 +31,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "ydoc.h"
 #include "yjs_buf.h"
+#include "yjs_decode.h"
 #include "yjs_ds.h"
+#include "yjs_update.h"
 
 #define YNONE      UINT32_MAX /* "no client" in an origin; "no key" in a sequence */
 #define YBLK_CAP   62
@@ -126,6 +129,32 @@ typedef struct ykeys_s {
     uint32_t scap;
 } ykeys_t;
 
+/* A set of item indices, cleared in O(1) by bumping a generation. */
+typedef struct yset_s {
+    uint32_t *key, *gen;
+    uint32_t cap, n, g;
+} yset_t;
+
+enum {
+    YS_GROUPS, /* the update's client groups */
+    YS_GROUPS2,
+    YS_RANGES,
+    YS_CUR,
+    YS_ORDER,
+    YS_STACK,
+    YS_REST,
+    YS_MISSING,
+    YS_CURMAP_K,
+    YS_CURMAP_V,
+    YS_SIM_K,
+    YS_SIM_V,
+    YS_TX_DS,
+    YS_TX_MS,
+    YS_TX_CHG,
+    YS_TX_WORK,
+    YS_NSLOTS
+};
+
 struct ydoc_s {
     ydoc_limits_t limits;
     bool broken;
@@ -159,10 +188,37 @@ struct ydoc_s {
     yjs_ds_range_t *pds;
     size_t npds, pdscap;
 
-    /* scratch, reused across calls */
-    void *scratch[8];
-    size_t scratch_cap[8];
+    /* scratch arrays reused by every call (see yd_borrow) */
+    void *scratch[YS_NSLOTS];
+    size_t scratch_cap[YS_NSLOTS];
+    yset_t set_before, set_conflicting; /* YATA's itemsBeforeOrigin and conflictingItems */
 };
+
+/* Scratch: ydoc_apply needs a dozen small arrays per call; they are borrowed from the document
+ * and returned (kept up to YD_SCRATCH_KEEP bytes each), so a call allocates nothing in the
+ * common case. A slot borrowed twice gives NULL the second time (the borrower allocates). */
+#define YD_SCRATCH_KEEP ((size_t)1 << 20)
+
+static inline void *yd_borrow(ydoc_t *d, int slot, size_t *ret_cap_bytes)
+{
+    void *p = d->scratch[slot];
+    *ret_cap_bytes = d->scratch_cap[slot];
+    d->scratch[slot] = NULL;
+    d->scratch_cap[slot] = 0;
+    return p;
+}
+
+static inline void yd_return(ydoc_t *d, int slot, void *p, size_t cap_bytes)
+{
+    free(d->scratch[slot]);
+    if (!p || cap_bytes > YD_SCRATCH_KEEP) {
+        free(p);
+        p = NULL;
+        cap_bytes = 0;
+    }
+    d->scratch[slot] = p;
+    d->scratch_cap[slot] = cap_bytes;
+}
 
 /* ---- store access (ydoc.c) ---- */
 
@@ -192,6 +248,46 @@ static inline const uint8_t *yd_content(const ydoc_t *d, const yitem_t *it)
 {
     return d->cl[it->client].cbuf + it->coff;
 }
+
+/* ---- updates read once (ydoc.c), for ydoc_apply and ydoc_novel ---- */
+
+typedef struct ygrp_s {
+    uint64_t client;
+    uint64_t n;        /* structs */
+    uint64_t end;      /* clock after the last struct */
+    yjs_decoder_t dec; /* positioned before the group header */
+} ygrp_t;
+
+/* An update decoded once: where its client groups and its delete set start. */
+typedef struct yupd_s {
+    ydoc_t *owner; /* scratch owner (NULL: plain malloc); slot for g */
+    int slot;
+    ygrp_t *g;
+    size_t ng, gcap;
+    yjs_decoder_t ds; /* positioned at the delete set */
+    uint64_t nstructs, nranges;
+    size_t content_bytes;
+    /* Read with an owner: every struct integrates in order against the owner's current state
+     * (no gap, no Skip, no dependency on another client's clocks it lacks, no repeated
+     * client) and every delete range lies below the state after it — Yjs's loop then never
+     * meets a missing dependency, and nothing can become pending. */
+    bool simple;
+    yjs_client_range_t *r; /* clock ranges of the kept groups' structs (Skips excluded) */
+    size_t nr, rcap;
+} yupd_t;
+
+/* Limits for re-reading what the document wrote itself (pending structs). */
+extern const yjs_limits_t yd_internal_limits;
+
+/* Validates update completely and records its client groups. */
+quire_err_t yd_upd_read(ydoc_t *owner, int slot, const uint8_t *update, size_t len,
+                        const yjs_limits_t *limits, unsigned flags, yupd_t *u,
+                        yjs_error_t *ret_error);
+/* Keeps the last group of every client, as Yjs's readClientsStructRefs (a Map) does. */
+quire_err_t yd_upd_dedup(yupd_t *u);
+void yd_upd_free(yupd_t *u);
+/* Fills *e (may be NULL) and returns err. dec (may be NULL) supplies the message and offset. */
+quire_err_t yd_set_err(yjs_error_t *e, quire_err_t err, const yjs_decoder_t *dec, const char *msg);
 
 /* ---- rendering (ydoc_render.c) ---- */
 
