@@ -139,6 +139,41 @@ static void sb_copy_time(sbuf_t *b, int64_t ms)
            tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
+/* COPY's binary format (no text escaping, no hex): a header, rows of (int16 field count, then
+ * per field int32 length + the type's binary form), a trailer. */
+static void sb_be(sbuf_t *b, uint64_t v, int bytes)
+{
+    uint8_t tmp[8];
+    for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+        tmp[i] = (uint8_t)(v & 0xff);
+    sb_put(b, tmp, (size_t)bytes);
+}
+static void sb_bin_header(sbuf_t *b)
+{
+    sb_put(b, "PGCOPY\n\377\r\n\0", 11);
+    sb_be(b, 0, 4); /* flags */
+    sb_be(b, 0, 4); /* header extension */
+}
+static void sb_bin_bytes(sbuf_t *b, const void *d, size_t n)
+{
+    sb_be(b, (uint32_t)n, 4);
+    sb_put(b, d, n);
+}
+static void sb_bin_int(sbuf_t *b, int64_t v, int bytes)
+{
+    sb_be(b, (uint32_t)bytes, 4);
+    sb_be(b, (uint64_t)v, bytes);
+}
+/* timestamptz: microseconds since 2000-01-01 00:00:00 UTC */
+static void sb_bin_time(sbuf_t *b, int64_t ms)
+{
+    sb_bin_int(b, (ms - INT64_C(946684800000)) * 1000, 8);
+}
+static void sb_bin_trailer(sbuf_t *b)
+{
+    sb_be(b, 0xffff, 2);
+}
+
 /* ---------------------------------------------------------------- cached documents */
 
 typedef struct pdoc_s {
@@ -629,10 +664,22 @@ static int64_t msg_time(const rd_kafka_message_t *m)
     return ts >= 0 ? ts : now_ms();
 }
 
-/* Writes the documents due (all dirty ones when `all`) of a partition, positioned at `position`.
- * Inside the caller's transaction. */
-static quire_err_t flush_docs(projector_t *p, int32_t partition, int64_t position, bool all,
-                              size_t *ret_n)
+/* The messages of one partition in a transaction (offset order; n may be 0: rows only). */
+typedef struct group_s {
+    int32_t part;
+    rd_kafka_message_t **msgs;
+    size_t n;
+    int64_t new_next;
+} group_t;
+
+static bool due(const projector_t *p, const pdoc_t *d, int64_t now, bool all)
+{
+    return d->dirty && (all || d->urgent || now - d->last_flush_ms >= p->conf.flush_interval_ms);
+}
+
+/* Writes the documents due (all dirty ones when `all`) of the batch's partitions, each positioned
+ * at its partition's new next offset. Inside the caller's transaction. */
+static quire_err_t flush_docs(projector_t *p, const group_t *g, size_t ng, bool all, size_t *ret_n)
 {
     int64_t now = mono_ms();
     sbuf_t b = {0};
@@ -640,9 +687,13 @@ static quire_err_t flush_docs(projector_t *p, int32_t partition, int64_t positio
     quire_err_t err = QUIRE_OK;
     for (size_t i = 0; i < p->hsize && !err; i++) {
         for (pdoc_t *d = p->htab[i]; d && !err; d = d->hnext) {
-            if (d->partition != partition || !d->dirty)
+            if (!due(p, d, now, all))
                 continue;
-            if (!all && !d->urgent && now - d->last_flush_ms < p->conf.flush_interval_ms)
+            const group_t *gg = NULL;
+            for (size_t k = 0; k < ng && !gg; k++)
+                if (g[k].part == d->partition)
+                    gg = &g[k];
+            if (!gg)
                 continue;
             err = pdoc_fold(d);
             if (err)
@@ -655,7 +706,8 @@ static quire_err_t flush_docs(projector_t *p, int32_t partition, int64_t positio
                 break;
             sb_copy_text(&b, d->id, strlen(d->id));
             sb_str(&b, d->lifecycle == READMODEL_DELETED ? "\tdeleted\t" : "\tactive\t");
-            sb_fmt(&b, "%d\t%lld\t%lld\t", partition, (long long)d->version, (long long)position);
+            sb_fmt(&b, "%d\t%lld\t%lld\t", d->partition, (long long)d->version,
+                   (long long)gg->new_next);
             sb_copy_bytea(&b, d->state, d->state_len);
             sb_str(&b, "\t");
             sb_copy_text(&b, content, clen);
@@ -704,154 +756,182 @@ static quire_err_t flush_docs(projector_t *p, int32_t partition, int64_t positio
 }
 
 /* Marks the documents written by the committed transaction clean. Only after COMMIT. */
-static void flush_done(projector_t *p, int32_t partition)
+static void flush_done(projector_t *p)
 {
     int64_t now = mono_ms();
     for (size_t i = 0; i < p->hsize; i++)
         for (pdoc_t *d = p->htab[i]; d; d = d->hnext)
-            if (d->partition == partition && d->writing) {
+            if (d->writing) {
                 d->dirty = d->urgent = d->writing = false;
                 d->last_flush_ms = now;
             }
 }
 
-static void fail_partition(projector_t *p, int32_t partition, const char *why)
+/* Rolls back and drops what the failed transaction's partitions cached; resync follows. */
+static void fail_batch(projector_t *p, const group_t *g, size_t ng, const char *why)
 {
-    QLOG_WARN("batch rolled back; reloading the partition from postgresql",
-              "partition=%d reason=\"%s\"", partition, why);
+    QLOG_WARN("batch rolled back; reloading its partitions from postgresql",
+              "partitions=%zu first=%d reason=\"%s\"", ng, ng ? g[0].part : -1, why);
     if (p->pg && PQstatus(p->pg) == CONNECTION_OK && PQtransactionStatus(p->pg) != PQTRANS_IDLE)
         pq_exec(p, "ROLLBACK");
-    cache_drop(p, partition);
+    for (size_t k = 0; k < ng; k++)
+        cache_drop(p, g[k].part);
+    for (size_t i = 0; i < p->hsize; i++)
+        for (pdoc_t *d = p->htab[i]; d; d = d->hnext)
+            d->writing = d->touched = false;
     p->need_resync = true;
 }
 
-/*
- * One fenced transaction for partition `part`: msgs[0..n) (offset order; may be empty for a
- * flush-only transaction). Returns QUIRE_OK when committed; any failure has been handled
- * (rolled back, caches dropped, resync requested).
- */
-static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **msgs, size_t n,
-                             bool flush_all)
+/* Appends "{a,b,c}" of the groups' partitions (and, with next, their new offsets). */
+static void int_array(sbuf_t *b, const group_t *g, size_t ng, bool next)
 {
-    part_t *ps = &p->parts[part];
+    sb_str(b, "{");
+    for (size_t k = 0; k < ng; k++)
+        sb_fmt(b, "%s%lld", k ? "," : "", next ? (long long)g[k].new_next : (long long)g[k].part);
+    sb_str(b, "}");
+}
+
+/*
+ * One fenced transaction over the groups' partitions (ascending, each at most once): their
+ * messages (may be none: a rows-only transaction). Returns QUIRE_OK when committed; any failure
+ * has been handled (rolled back, the partitions' caches dropped, resync requested).
+ */
+static quire_err_t run_batch(projector_t *p, group_t *g, size_t ng, bool flush_all)
+{
     int64_t t0 = mono_ms();
     if (pg_wait(p) != QUIRE_OK)
         return QUIRE_ERR_SHUTDOWN;
-    if (ps->next < 0) {
-        p->need_resync = true;
-        return QUIRE_ERR_CONFLICT;
+    size_t n = 0;
+    for (size_t k = 0; k < ng; k++) {
+        part_t *ps = &p->parts[g[k].part];
+        if (ps->next < 0) {
+            p->need_resync = true;
+            return QUIRE_ERR_CONFLICT;
+        }
+        /* Messages below our position were already applied (a seek can redeliver them). */
+        while (g[k].n && g[k].msgs[0]->offset < ps->next) {
+            g[k].msgs++;
+            g[k].n--;
+        }
+        /* Offsets may be sparse (kafka.md §10), but quire's topic has no transactions or
+         * compaction: a batch starting past our position is suspicious. Re-fetch from the stored
+         * offset once; if the first message is still past it, the gap is real. */
+        if (g[k].n && g[k].msgs[0]->offset > ps->next && ps->gap_checked != ps->next) {
+            QLOG_WARN("batch starts past the stored offset; fetching again from it",
+                      "partition=%d next=%lld first=%lld", g[k].part, (long long)ps->next,
+                      (long long)g[k].msgs[0]->offset);
+            ps->gap_checked = ps->next;
+            cache_drop(p, g[k].part);
+            p->need_resync = true;
+            return QUIRE_ERR_CONFLICT;
+        }
+        g[k].new_next = g[k].n ? g[k].msgs[g[k].n - 1]->offset + 1 : ps->next;
+        n += g[k].n;
     }
-    /* Messages below our position were already applied (a seek can redeliver them). */
-    size_t first = 0;
-    while (first < n && msgs[first]->offset < ps->next)
-        first++;
-    msgs += first;
-    n -= first;
-    /* Offsets may be sparse (kafka.md §10), but quire's topic has no transactions or compaction:
-     * a batch starting past our position is suspicious. Re-fetch from the stored offset once; if
-     * the first message is still past it, the gap is real. */
-    if (n && msgs[0]->offset > ps->next && ps->gap_checked != ps->next) {
-        QLOG_WARN("batch starts past the stored offset; fetching again from it",
-                  "partition=%d next=%lld first=%lld", part, (long long)ps->next,
-                  (long long)msgs[0]->offset);
-        ps->gap_checked = ps->next;
-        cache_drop(p, part);
-        p->need_resync = true;
-        return QUIRE_ERR_CONFLICT;
-    }
-    char partbuf[16], startbuf[24];
-    snprintf(partbuf, sizeof partbuf, "%d", part);
-    snprintf(startbuf, sizeof startbuf, "%lld", (long long)ps->next);
     if (!pq_exec(p, "BEGIN")) {
-        fail_partition(p, part, "begin failed");
+        fail_batch(p, g, ng, "begin failed");
         return QUIRE_ERR_PG;
     }
-    const char *lp[] = {p->topic, partbuf};
-    PGresult *r = pq(p,
-                     "SELECT next_offset FROM projector_offsets WHERE topic = $1 AND partition = "
-                     "$2::int4 FOR UPDATE",
-                     2, lp, 1);
+    /* The fence: lock every partition's offset row (ascending: no deadlock between instances)
+     * and check it is where this instance believes. */
+    sbuf_t parts = {0};
+    int_array(&parts, g, ng, false);
+    const char *lp[] = {p->topic, parts.p};
+    PGresult *r = parts.oom
+                      ? NULL
+                      : pq(p,
+                           "SELECT partition, next_offset FROM projector_offsets WHERE topic = "
+                           "$1 AND partition = ANY ($2::int4[]) ORDER BY partition FOR UPDATE",
+                           2, lp, 1);
     if (!r) {
-        fail_partition(p, part, "could not lock the offset row");
+        free(parts.p);
+        fail_batch(p, g, ng, "could not lock the offset rows");
         return QUIRE_ERR_PG;
     }
-    int64_t stored = PQntuples(r) == 1 ? pgval_i64(r, 0, 0) : -1;
+    bool fenced = PQntuples(r) == (int)ng;
+    for (int i = 0; fenced && i < PQntuples(r); i++)
+        fenced = pgval_i32(r, i, 0) == g[i].part && pgval_i64(r, i, 1) == p->parts[g[i].part].next;
     PQclear(r);
-    if (stored != ps->next) {
+    if (!fenced) {
+        free(parts.p);
         atomic_fetch_add(&p->n_fence, 1);
         quire_metric_add(p->m_fence, 1);
-        char why[128];
-        snprintf(why, sizeof why, "fence: stored next offset %lld, batch starts at %lld",
-                 (long long)stored, (long long)ps->next);
-        fail_partition(p, part, why);
+        fail_batch(p, g, ng, "fence: another instance moved a stored offset");
         return QUIRE_ERR_CONFLICT;
     }
 
     /* Judge and copy every message. */
     bevent_t *ev = calloc(n ? n : 1, sizeof *ev);
     if (!ev) {
-        fail_partition(p, part, "out of memory");
+        free(parts.p);
+        fail_batch(p, g, ng, "out of memory");
         return QUIRE_ERR_NOMEM;
     }
     quire_err_t err = QUIRE_OK;
-    for (size_t i = 0; i < n && !err; i++) {
-        bevent_t *b = &ev[i];
-        b->m = msgs[i];
-        b->broker_ms = msg_time(msgs[i]);
-        event_codec_event_t e;
-        quire_err_t q =
-            quarantine_check(p->qc, msgs[i]->key, msgs[i]->key_len, part, p->nparts,
-                             msgs[i]->payload, msgs[i]->len, &e, b->reason, sizeof b->reason);
-        if (q == QUIRE_ERR_MALFORMED) {
-            b->poison = true;
-            continue;
+    size_t at = 0;
+    for (size_t k = 0; k < ng && !err; k++) {
+        for (size_t j = 0; j < g[k].n && !err; j++, at++) {
+            bevent_t *b = &ev[at];
+            rd_kafka_message_t *m = g[k].msgs[j];
+            b->m = m;
+            b->broker_ms = msg_time(m);
+            event_codec_event_t e;
+            quire_err_t q = quarantine_check(p->qc, m->key, m->key_len, g[k].part, p->nparts,
+                                             m->payload, m->len, &e, b->reason, sizeof b->reason);
+            if (q == QUIRE_ERR_MALFORMED) {
+                b->poison = true;
+                continue;
+            }
+            if (q) {
+                err = q;
+                break;
+            }
+            b->doc_id = strdup(e.doc_id);
+            b->actor = strdup(e.actor);
+            b->origin = strdup(e.origin);
+            memcpy(b->event_id, e.event_id, sizeof b->event_id);
+            b->kind = (int)e.kind;
+            b->update_len = e.update_len;
+            if (e.update_len) {
+                b->update_copy = malloc(e.update_len);
+                if (b->update_copy)
+                    memcpy(b->update_copy, e.update, e.update_len);
+            }
+            if (!b->doc_id || !b->actor || !b->origin || (e.update_len && !b->update_copy))
+                err = QUIRE_ERR_NOMEM;
         }
-        if (q) {
-            err = q;
-            break;
-        }
-        b->doc_id = strdup(e.doc_id);
-        b->actor = strdup(e.actor);
-        b->origin = strdup(e.origin);
-        memcpy(b->event_id, e.event_id, sizeof b->event_id);
-        b->kind = (int)e.kind;
-        b->update_len = e.update_len;
-        if (e.update_len) {
-            b->update_copy = malloc(e.update_len);
-            if (b->update_copy)
-                memcpy(b->update_copy, e.update, e.update_len);
-        }
-        if (!b->doc_id || !b->actor || !b->origin || (e.update_len && !b->update_copy))
-            err = QUIRE_ERR_NOMEM;
     }
     int64_t t_judged = mono_ms();
-    /* Load the uncached documents of this batch. */
-    if (!err) {
-        char **need = calloc(n ? n : 1, sizeof *need);
+    /* Load the uncached documents of this batch, per partition. */
+    char **need = calloc(n ? n : 1, sizeof *need);
+    if (!need && !err)
+        err = QUIRE_ERR_NOMEM;
+    at = 0;
+    for (size_t k = 0; k < ng && !err; k++) {
         size_t nneed = 0;
-        if (!need)
-            err = QUIRE_ERR_NOMEM;
-        for (size_t i = 0; i < n && !err; i++) {
-            if (ev[i].poison || cache_find(p, ev[i].doc_id, strlen(ev[i].doc_id)))
+        for (size_t j = 0; j < g[k].n; j++) {
+            bevent_t *b = &ev[at + j];
+            if (b->poison || cache_find(p, b->doc_id, strlen(b->doc_id)))
                 continue;
             bool seen = false;
-            for (size_t k = 0; k < nneed && !seen; k++)
-                seen = strcmp(need[k], ev[i].doc_id) == 0;
+            for (size_t q = 0; q < nneed && !seen; q++)
+                seen = strcmp(need[q], b->doc_id) == 0;
             if (!seen)
-                need[nneed++] = ev[i].doc_id;
+                need[nneed++] = b->doc_id;
         }
-        if (!err)
-            err = load_docs(p, part, need, nneed);
-        free(need);
+        err = load_docs(p, g[k].part, need, nneed);
+        at += g[k].n;
     }
+    free(need);
     int64_t t_loaded = mono_ms();
     /*
-     * Index: every event that is not poison and not for a deleted document goes through a temp
-     * table into doc_events with ON CONFLICT (doc_id, event_id) DO NOTHING, in offset order; the
-     * offsets it returns are the events applied, the rest are resends of an indexed event id
-     * (earlier, or earlier in this batch). A resend cannot be the first event of a document or a
-     * DELETE of a live one (its original would have made it exist, or deleted it), so deciding
-     * creation and deletion before knowing the duplicates is exact.
+     * Index: every event that is not poison and not for a deleted document goes to doc_events.
+     * The common case has no resend: one binary COPY straight into the index. A unique violation
+     * (a resend of an indexed event id, earlier or in this batch) rolls back to the savepoint and
+     * goes through a temp table with ON CONFLICT (doc_id, event_id) DO NOTHING in offset order;
+     * the rows it returns are the events applied. A resend cannot be the first event of a
+     * document or a DELETE of a live one (its original would have made it exist, or deleted it),
+     * so deciding creation and deletion before knowing the duplicates is exact.
      */
     sbuf_t copy = {0};
     size_t ncand = 0, napplied = 0, nquar = 0, ndup = 0, nskip = 0;
@@ -868,7 +948,7 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
                 break;
             }
             d->hash = hash_str(d->id, strlen(d->id));
-            d->partition = part;
+            d->partition = b->m->partition;
             d->version = -1;
             cache_insert(p, d);
         }
@@ -880,27 +960,28 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
         if (b->kind == EVENT_CODEC_KIND_DELETE)
             d->lifecycle = READMODEL_DELETED;
         /* doc_id partition offset event_id kind broker_time actor origin size update */
-        sb_copy_text(&copy, b->doc_id, strlen(b->doc_id));
-        sb_fmt(&copy, "\t%d\t%lld\t", part, (long long)b->m->offset);
-        sb_copy_bytea(&copy, b->event_id, EVENT_CODEC_EVENT_ID_LEN);
-        sb_fmt(&copy, "\t%d\t", b->kind);
-        sb_copy_time(&copy, b->broker_ms);
-        sb_str(&copy, "\t");
-        sb_copy_text(&copy, b->actor, strlen(b->actor));
-        sb_str(&copy, "\t");
-        sb_copy_text(&copy, b->origin, strlen(b->origin));
-        sb_fmt(&copy, "\t%zu\t", b->update_len);
-        sb_copy_bytea(&copy, b->update_copy, b->update_len);
-        sb_str(&copy, "\n");
-        b->dup = true; /* until the insert says otherwise */
+        if (copy.len == 0)
+            sb_bin_header(&copy);
+        sb_be(&copy, 10, 2);
+        sb_bin_bytes(&copy, b->doc_id, strlen(b->doc_id));
+        sb_bin_int(&copy, b->m->partition, 4);
+        sb_bin_int(&copy, b->m->offset, 8);
+        sb_bin_bytes(&copy, b->event_id, EVENT_CODEC_EVENT_ID_LEN);
+        sb_bin_int(&copy, b->kind, 2);
+        sb_bin_time(&copy, b->broker_ms);
+        sb_bin_bytes(&copy, b->actor, strlen(b->actor));
+        sb_bin_bytes(&copy, b->origin, strlen(b->origin));
+        sb_bin_int(&copy, (int64_t)b->update_len, 4);
+        sb_bin_bytes(&copy, b->update_copy, b->update_len);
+        b->dup = true; /* until the index says otherwise */
         b->candidate = true;
         ncand++;
     }
+    if (copy.len)
+        sb_bin_trailer(&copy);
     if (!err && copy.oom)
         err = QUIRE_ERR_NOMEM;
     int64_t t_applied = mono_ms();
-    /* The common case has no resend: COPY straight into the index. A unique violation (a
-     * resend) rolls back to the savepoint and takes the deduplicating path. */
     bool copied = false;
     if (!err && ncand) {
         char state[6];
@@ -908,7 +989,8 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
             err = QUIRE_ERR_PG;
         } else if (pq_copy_state(p,
                                  "COPY doc_events (doc_id, partition, \"offset\", event_id, kind, "
-                                 "broker_time, actor, origin, size, \"update\") FROM STDIN",
+                                 "broker_time, actor, origin, size, \"update\") FROM STDIN "
+                                 "(FORMAT binary)",
                                  &copy, true, state)) {
             copied = true;
             for (size_t i = 0; i < n; i++)
@@ -922,7 +1004,7 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
     if (!err && ncand && !copied) {
         if (!pq_copy(p,
                      "COPY pj_events (doc_id, partition, \"offset\", event_id, kind, broker_time, "
-                     "actor, origin, size, \"update\") FROM STDIN",
+                     "actor, origin, size, \"update\") FROM STDIN (FORMAT binary)",
                      &copy)) {
             err = QUIRE_ERR_PG;
         } else {
@@ -930,24 +1012,26 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
                    "INSERT INTO doc_events (doc_id, partition, \"offset\", event_id, kind, "
                    "broker_time, actor, origin, size, \"update\") SELECT doc_id, partition, "
                    "\"offset\", event_id, kind, broker_time, actor, origin, size, \"update\" FROM "
-                   "pj_events ORDER BY \"offset\" ON CONFLICT (doc_id, event_id) DO NOTHING "
-                   "RETURNING \"offset\"",
+                   "pj_events ORDER BY partition, \"offset\" ON CONFLICT (doc_id, event_id) DO "
+                   "NOTHING RETURNING partition, \"offset\"",
                    0, NULL, 1);
             if (!r || !pq_exec(p, "TRUNCATE pj_events")) {
                 err = QUIRE_ERR_PG;
             } else {
-                /* offsets are ascending in msgs: find each returned one by bisection */
+                /* events are in (partition, offset) order: find each returned one by bisection */
                 for (int j = 0; j < PQntuples(r); j++) {
-                    int64_t off = pgval_i64(r, j, 0);
+                    int32_t rp = pgval_i32(r, j, 0);
+                    int64_t off = pgval_i64(r, j, 1);
                     size_t lo = 0, hi = n;
                     while (lo < hi) {
                         size_t mid = (lo + hi) / 2;
-                        if (msgs[mid]->offset < off)
+                        const rd_kafka_message_t *mm = ev[mid].m;
+                        if (mm->partition < rp || (mm->partition == rp && mm->offset < off))
                             lo = mid + 1;
                         else
                             hi = mid;
                     }
-                    if (lo < n && msgs[lo]->offset == off)
+                    if (lo < n && ev[lo].m->partition == rp && ev[lo].m->offset == off)
                         ev[lo].dup = false;
                 }
             }
@@ -959,7 +1043,8 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
     for (size_t i = 0; i < n && !err; i++) {
         bevent_t *b = &ev[i];
         if (b->poison) {
-            char offbuf[24];
+            char partbuf[16], offbuf[24];
+            snprintf(partbuf, sizeof partbuf, "%d", (int)b->m->partition);
             snprintf(offbuf, sizeof offbuf, "%lld", (long long)b->m->offset);
             const char *qp[] = {p->topic,
                                 partbuf,
@@ -980,8 +1065,8 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
                 err = QUIRE_ERR_PG;
             }
             PQclear(r);
-            QLOG_WARN("event quarantined", "partition=%d offset=%lld reason=\"%s\"", part,
-                      (long long)b->m->offset, b->reason);
+            QLOG_WARN("event quarantined", "partition=%d offset=%lld reason=\"%s\"",
+                      (int)b->m->partition, (long long)b->m->offset, b->reason);
             nquar++;
             continue;
         }
@@ -1010,42 +1095,47 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
         d->touched = true;
         napplied++;
     }
-    ndup = ncand - napplied;
+    ndup = ncand > napplied ? ncand - napplied : 0;
     int64_t t_indexed = mono_ms();
-    int64_t new_next = n ? msgs[n - 1]->offset + 1 : ps->next;
     size_t nflushed = 0;
     if (!err)
-        err = flush_docs(p, part, new_next, flush_all, &nflushed);
+        err = flush_docs(p, g, ng, flush_all, &nflushed);
     int64_t t_flushed = mono_ms();
-    if (!err && new_next != ps->next) {
-        char nextbuf[24];
-        snprintf(nextbuf, sizeof nextbuf, "%lld", (long long)new_next);
-        const char *up[] = {p->topic, partbuf, nextbuf, NOTIFY_CHANNEL};
-        r = pq(p,
-               "WITH u AS (UPDATE projector_offsets SET next_offset = $3::int8, updated_at = "
-               "now() WHERE topic = $1 AND partition = $2::int4 RETURNING partition, next_offset) "
-               "SELECT pg_notify($4, u.partition || ':' || u.next_offset) FROM u",
-               4, up, 0);
-        if (!r || PQntuples(r) != 1)
+    if (!err && n) {
+        sbuf_t nexts = {0};
+        int_array(&nexts, g, ng, true);
+        const char *up[] = {p->topic, parts.p, nexts.p, NOTIFY_CHANNEL};
+        r = nexts.oom ? NULL
+                      : pq(p,
+                           "WITH u AS (UPDATE projector_offsets o SET next_offset = v.n, "
+                           "updated_at = now() FROM unnest($2::int4[], $3::int8[]) AS v(p, n) "
+                           "WHERE o.topic = $1 AND o.partition = v.p AND v.n <> o.next_offset "
+                           "RETURNING o.partition, o.next_offset) SELECT pg_notify($4, "
+                           "u.partition || ':' || u.next_offset) FROM u",
+                           4, up, 0);
+        if (!r)
             err = QUIRE_ERR_PG;
         PQclear(r);
+        free(nexts.p);
     }
+    free(parts.p);
     if (!err && !pq_exec(p, "COMMIT"))
         err = QUIRE_ERR_PG;
     if (err) {
         bevents_free(ev, n);
-        fail_partition(p, part, quire_err_str(err));
+        fail_batch(p, g, ng, quire_err_str(err));
         return err;
     }
     /* Committed. */
     QLOG_DEBUG("batch committed",
-               "partition=%d events=%zu judge_ms=%lld load_ms=%lld prepare_ms=%lld "
+               "partitions=%zu events=%zu judge_ms=%lld load_ms=%lld prepare_ms=%lld "
                "index_ms=%lld rows=%zu rows_ms=%lld offsets_commit_ms=%lld",
-               part, n, (long long)(t_judged - t0), (long long)(t_loaded - t_judged),
+               ng, n, (long long)(t_judged - t0), (long long)(t_loaded - t_judged),
                (long long)(t_applied - t_loaded), (long long)(t_indexed - t_applied), nflushed,
                (long long)(t_flushed - t_indexed), (long long)(mono_ms() - t_flushed));
-    ps->next = new_next;
-    flush_done(p, part);
+    for (size_t k = 0; k < ng; k++)
+        p->parts[g[k].part].next = g[k].new_next;
+    flush_done(p);
     int64_t done_ms = now_ms();
     for (size_t i = 0; i < n; i++)
         if (!ev[i].poison && !ev[i].dup)
@@ -1068,8 +1158,10 @@ static quire_err_t run_batch(projector_t *p, int32_t part, rd_kafka_message_t **
     quire_metric_add(p->m_flushes, (int64_t)nflushed);
     quire_metric_observe(p->m_batch_s, (double)(mono_ms() - t0) / 1000.0);
     if (n && p->conf.group_id) {
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, p->topic, part)->offset = new_next;
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ng);
+        for (size_t k = 0; k < ng; k++)
+            if (g[k].n)
+                rd_kafka_topic_partition_list_add(l, p->topic, g[k].part)->offset = g[k].new_next;
         rd_kafka_commit(p->rk, l, 1);
         rd_kafka_topic_partition_list_destroy(l);
     }
@@ -1195,7 +1287,9 @@ projector_t *projector_new(const projector_conf_t *conf, char *errbuf, size_t er
     if (quire_kafka_conf_set(kc, "session.timeout.ms", st, errbuf, errlen) ||
         quire_kafka_conf_set(kc, "heartbeat.interval.ms", "1000", errbuf, errlen) ||
         quire_kafka_conf_set(kc, "fetch.wait.max.ms", "500", errbuf, errlen) ||
-        quire_kafka_conf_set(kc, "queued.max.messages.kbytes", "262144", errbuf, errlen)) {
+        quire_kafka_conf_set(kc, "queued.max.messages.kbytes", "262144", errbuf, errlen) ||
+        quire_kafka_conf_set(kc, "max.partition.fetch.bytes", "16777216", errbuf, errlen) ||
+        quire_kafka_conf_set(kc, "queued.min.messages", "200000", errbuf, errlen)) {
         rd_kafka_conf_destroy(kc);
         goto fail;
     }
@@ -1319,20 +1413,32 @@ static int64_t next_due(projector_t *p)
     return due;
 }
 
-static void flush_due_partitions(projector_t *p, bool all)
+/*
+ * One transaction for what is gathered: the messages of every assigned partition (batch[0..n),
+ * any order across partitions, offset order within one), plus the partitions whose deferred rows
+ * fall due (all dirty rows when `all`). Nothing to do: no transaction, no query.
+ */
+static void run_gathered(projector_t *p, rd_kafka_message_t **batch, size_t n,
+                         rd_kafka_message_t **sorted, group_t *groups, bool all)
 {
     int64_t now = mono_ms();
+    size_t ng = 0, k = 0;
     for (int32_t part = 0; part < p->nparts; part++) {
         if (!p->parts[part].assigned)
             continue;
-        bool due = false;
-        for (size_t i = 0; i < p->hsize && !due; i++)
-            for (pdoc_t *d = p->htab[i]; d && !due; d = d->hnext)
-                due = d->partition == part && d->dirty &&
-                      (all || d->urgent || now - d->last_flush_ms >= p->conf.flush_interval_ms);
-        if (due)
-            run_batch(p, part, NULL, 0, all);
+        size_t start = k;
+        for (size_t i = 0; i < n; i++)
+            if (batch[i]->partition == part)
+                sorted[k++] = batch[i];
+        bool rows = false;
+        for (size_t i = 0; i < p->hsize && !rows && k == start; i++)
+            for (pdoc_t *d = p->htab[i]; d && !rows; d = d->hnext)
+                rows = d->partition == part && due(p, d, now, all);
+        if (k > start || rows)
+            groups[ng++] = (group_t){.part = part, .msgs = sorted + start, .n = k - start};
     }
+    if (ng)
+        run_batch(p, groups, ng, all);
 }
 
 static bool at_end(projector_t *p)
@@ -1379,9 +1485,11 @@ quire_err_t projector_run(projector_t *p, volatile sig_atomic_t *stop)
     size_t cap = p->conf.max_batch_events;
     rd_kafka_message_t **batch = calloc(cap, sizeof *batch);
     rd_kafka_message_t **sorted = calloc(cap, sizeof *sorted);
-    if (!batch || !sorted) {
+    group_t *groups = calloc((size_t)p->nparts, sizeof *groups);
+    if (!batch || !sorted || !groups) {
         free(batch);
         free(sorted);
+        free(groups);
         return QUIRE_ERR_NOMEM;
     }
     int64_t start_ms = mono_ms(), last_progress = 0, done_base = 0;
@@ -1430,20 +1538,10 @@ quire_err_t projector_run(projector_t *p, volatile sig_atomic_t *stop)
                 rd_kafka_message_destroy(batch[i]);
             continue;
         }
-        /* One transaction per partition, each in offset order (Kafka keeps it per partition). */
-        for (int32_t part = 0; part < p->nparts && n; part++) {
-            size_t k = 0;
-            for (size_t i = 0; i < n; i++)
-                if (batch[i]->partition == part)
-                    sorted[k++] = batch[i];
-            if (!k || !p->parts[part].assigned || p->need_resync)
-                continue;
-            run_batch(p, part, sorted, k, false);
-        }
+        /* One transaction for every partition gathered (offset order within each). */
+        run_gathered(p, batch, n, sorted, groups, false);
         for (size_t i = 0; i < n; i++)
             rd_kafka_message_destroy(batch[i]);
-        if (!p->need_resync)
-            flush_due_partitions(p, false);
         if (p->conf.progress && mono_ms() - last_progress >= 1000) {
             last_progress = mono_ms();
             int64_t done = -done_base;
@@ -1454,7 +1552,7 @@ quire_err_t projector_run(projector_t *p, volatile sig_atomic_t *stop)
     }
     /* Write every dirty row before leaving (not needed for correctness: the tail covers them). */
     if (!p->need_resync && !p->fatal)
-        flush_due_partitions(p, true);
+        run_gathered(p, batch, 0, sorted, groups, true);
     if (p->conf.progress) {
         int64_t done = -done_base;
         for (int32_t i = 0; i < p->nparts; i++)
@@ -1465,6 +1563,7 @@ quire_err_t projector_run(projector_t *p, volatile sig_atomic_t *stop)
     (void)err;
     free(batch);
     free(sorted);
+    free(groups);
     if (p->fatal)
         status = p->fatal;
     return status;

@@ -468,7 +468,10 @@ int main(int argc, char **argv)
                         "replay <updates-file> [runs] | lag [rate] [seconds] [runs]\n");
         return 2;
     }
-    quire_log_init("bench", QUIRE_LOG_WARN);
+    quire_log_level_t level = QUIRE_LOG_ERROR;
+    if (getenv("QUIRE_BENCH_LOG"))
+        quire_log_level_parse(getenv("QUIRE_BENCH_LOG"), &level);
+    quire_log_init("bench", level);
     if (sodium_init() < 0)
         return 2;
     if (strcmp(argv[1], "replay") == 0 && argc >= 3)
