@@ -318,6 +318,30 @@ static void item_free(ydoc_t *d, uint32_t i)
 static void idx_find(ydoc_t *d, yclient_t *c, uint32_t clock, uint32_t *ret_b, uint32_t *ret_o)
 {
     uint32_t b = c->hint_b;
+    const yblk_t *k;
+    if (b < c->nblk) {
+        /* the last hit and its neighbours: integration mostly looks near where it just was */
+        k = c->blk[b];
+        uint32_t o = c->hint_o;
+        if (o < k->n) {
+            const yitem_t *X = &d->it[k->idx[o]];
+            if (X->clock <= clock) {
+                if (clock - X->clock < X->len) {
+                    *ret_b = b;
+                    *ret_o = o;
+                    return;
+                }
+                if (o + 1 < k->n) {
+                    X = &d->it[k->idx[o + 1]];
+                    if (X->clock <= clock && clock - X->clock < X->len) {
+                        *ret_b = b;
+                        *ret_o = c->hint_o = o + 1;
+                        return;
+                    }
+                }
+            }
+        }
+    }
     if (b >= c->nblk || c->first[b] > clock || (b + 1 < c->nblk && c->first[b + 1] <= clock)) {
         uint32_t lo = 0, hi = c->nblk - 1;
         while (lo < hi) {
@@ -330,7 +354,7 @@ static void idx_find(ydoc_t *d, yclient_t *c, uint32_t clock, uint32_t *ret_b, u
         b = lo;
         c->hint_b = b;
     }
-    const yblk_t *k = c->blk[b];
+    k = c->blk[b];
     uint32_t lo = 0, hi = k->n - 1;
     /* most lookups hit the last item of a block (the newest text) */
     if (d->it[k->idx[hi]].clock <= clock) {
@@ -344,6 +368,7 @@ static void idx_find(ydoc_t *d, yclient_t *c, uint32_t clock, uint32_t *ret_b, u
                 hi = mid - 1;
         }
     }
+    c->hint_o = lo;
     *ret_b = b;
     *ret_o = lo;
 }
@@ -1337,7 +1362,12 @@ static void integrate_item(ytx_t *tx, yjs_struct_t *s, uint32_t ci, uint64_t off
     if (s->info & YJS_INFO_RIGHT_ORIGIN) {
         rcl = yd_client_index(d, s->right_origin.client);
         rck = (uint32_t)s->right_origin.clock;
-        right = clean_start(tx, rcl, rck);
+        /* usually the right origin is still the left origin's right neighbour: no lookup */
+        uint32_t lr = left && d->it[left].ref != YREF_GC ? d->it[left].right : 0;
+        if (lr && d->it[lr].client == rcl && d->it[lr].clock == rck)
+            right = lr;
+        else
+            right = clean_start(tx, rcl, rck);
     }
     if ((left && d->it[left].ref == YREF_GC) || (right && d->it[right].ref == YREF_GC)) {
         gc = true;
@@ -1564,8 +1594,11 @@ static int cmp_tds(const void *a, const void *b)
 static void cleanup(ytx_t *tx)
 {
     ydoc_t *d = tx->d;
-    /* sortAndMergeDeleteSet */
-    if (tx->nds > 1)
+    /* sortAndMergeDeleteSet (ranges mostly arrive sorted) */
+    bool sorted = true;
+    for (size_t i = 1; i < tx->nds && sorted; i++)
+        sorted = cmp_tds(&tx->ds[i - 1], &tx->ds[i]) <= 0;
+    if (!sorted)
         qsort(tx->ds, tx->nds, sizeof *tx->ds, cmp_tds);
     size_t n = 0;
     for (size_t i = 0; i < tx->nds; i++) {
@@ -1764,6 +1797,8 @@ quire_err_t yd_upd_read(ydoc_t *owner, int slot, const uint8_t *update, size_t l
                     if (u->g[j].client == s.id.client)
                         u->simple = false;
             }
+            /* the structs are re-read from here, already validated: skim them */
+            snap.flags |= YJS_DECODE_SKIM;
             u->g[u->ng++] = (ygrp_t){.client = s.id.client, .n = dec.structs_left + 1, .dec = snap};
         }
         u->g[u->ng - 1].end = yjs_struct_end(&s);
@@ -1785,6 +1820,7 @@ quire_err_t yd_upd_read(ydoc_t *owner, int slot, const uint8_t *update, size_t l
         }
     }
     u->ds = dec;
+    u->ds.flags |= YJS_DECODE_SKIM;
     uint64_t c, k, l;
     int r;
     while ((r = yjs_decode_next_delete(&dec, &c, &k, &l)) > 0) {
@@ -2663,6 +2699,10 @@ quire_err_t ydoc_apply(ydoc_t *doc, const uint8_t *update, size_t len, unsigned 
     yrun_t r = {0};
     r.tx = &tx;
     if (fast) {
+        /* a large update into a document (a state being loaded): size the item array once */
+        if (p.u.nstructs > 1024)
+            (void)grow((void **)&doc->it, &doc->itcap, doc->nit + (uint32_t)p.u.nstructs,
+                       sizeof *doc->it);
         r.d = doc;
         run_simple(&r, &p.u);
     } else {

@@ -48,12 +48,13 @@
  * ranges use the full 53-bit range.
  *
  * EXACTNESS: the integrated document equals the Yjs document that received the same updates in
- * the same order — content, state vector, delete set, pending structs and deletes. Two
- * documented differences: quire does not run Yjs's formatting cleanup (a local edit a Yjs doc
- * makes after remote changes that touch formatted text, which clients broadcast as their own
- * updates — the server document stays a pure function of the log), and Y.Map key order in
- * toJSON depends on integration order in Yjs as in quire (YDOC_JSON_SORT_KEYS gives an order
- * independent of history).
+ * the same order — content, state vector, delete set, pending structs and deletes, and the
+ * encoded state byte for byte. Deliberate differences: quire does not run Yjs's formatting
+ * cleanup (a local edit a Yjs doc makes after remote changes that touch formatted text, which
+ * clients broadcast as their own updates — the server document stays a pure function of the
+ * log; until a client's cleanup arrives, toDelta may show a run split into two ops with equal
+ * attributes where a Yjs doc shows one), and Y.Map key order in toJSON depends on integration
+ * order in Yjs as in quire (YDOC_JSON_SORT_KEYS gives an order independent of history).
  */
 #ifndef YDOC_H
 #define YDOC_H

@@ -82,6 +82,7 @@ typedef struct yclient_s {
     uint32_t nblk;  /* blocks in use */
     uint32_t blkcap;
     uint32_t hint_b; /* last block found */
+    uint32_t hint_o; /* and the offset in it */
     yblk_t **blk;    /* directory */
     uint32_t *first; /* first clock of each block */
     uint8_t *cbuf;   /* content bytes */
