@@ -36,8 +36,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "yjs_any.h"
 #include "yjs_ds.h"
 #include "yjs_sv.h"
+
+/* Re-skipping `any` values already validated: the depth was checked then. */
+#define RESKIP_DEPTH 4096
 
 /* ---------------------------------------------------------------------------------------- */
 /* errors */
@@ -990,6 +994,35 @@ static void part_flush(splitter_t *sp)
 static uint64_t fit_prefix(const splitter_t *sp, const yjs_struct_t *s, size_t room)
 {
     uint64_t lo = 0, hi = s->len - 1;
+    /* every string unit and every JSON/any element takes at least one byte, so no more than
+     * `room` of them fit: bounding the search keeps each probe O(cap), and a whole split
+     * O(size · log cap), however long the struct */
+    if (s->content.ref != YJS_CONTENT_DELETED && hi > room)
+        hi = room;
+    if (s->content.ref == YJS_CONTENT_JSON || s->content.ref == YJS_CONTENT_ANY) {
+        /* one linear walk: cost(k) = cost(1) − size(e1) − |varuint(1)| + |varuint(k)| + Σ size */
+        yjs_struct_t one = *s;
+        if (yjs_struct_truncate(&one, 1) != QUIRE_OK)
+            return 0;
+        size_t base = struct_cost(sp, &one) - one.content.body.len - 1;
+        yjs_wire_t w = {s->content.body.ptr, s->content.body.ptr + s->content.body.len};
+        uint64_t k = 0;
+        while (k < hi) {
+            if (s->content.ref == YJS_CONTENT_JSON) {
+                const uint8_t *p;
+                size_t l;
+                if (!yjs_wire_buf(&w, &p, &l))
+                    break;
+            } else if (yjs_any_skip(&w, RESKIP_DEPTH, false) != QUIRE_OK) {
+                break;
+            }
+            size_t bytes = (size_t)(w.pos - s->content.body.ptr);
+            if (base + yjs_wire_varuint_size(k + 1) + bytes > room)
+                break;
+            k++;
+        }
+        return k;
+    }
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo + 1) / 2;
         yjs_struct_t t = *s;
