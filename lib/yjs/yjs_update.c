@@ -267,7 +267,9 @@ typedef struct mcur_s {
     uint64_t client, clock, len;
     const uint8_t *raw;
     uint32_t raw_len;
-    uint32_t dec; /* index into merge_t.decs, or NO_DEC once the input's structs are all read */
+    uint32_t dec;   /* index into merge_t.decs, or NO_DEC once the input's structs are all read */
+    uint32_t input; /* index of the input (for errors); cursors exist only for inputs with structs,
+                       in input order, so cursor order is input order */
     uint8_t kind, info;
     bool has;
 } mcur_t;
@@ -363,14 +365,14 @@ static bool read_next(merge_t *m, mcur_t *c, yjs_decoder_t *d, size_t idx, bool 
 }
 
 /* Advances c to its input's next non-Skip struct. */
-static bool mcur_next(merge_t *m, mcur_t *c, size_t idx)
+static bool mcur_next(merge_t *m, mcur_t *c)
 {
     if (c->dec == NO_DEC) {
         c->has = false;
         return true;
     }
     bool done;
-    if (!read_next(m, c, &m->decs[c->dec], idx, &done))
+    if (!read_next(m, c, &m->decs[c->dec], c->input, &done))
         return false;
     if (done)
         c->dec = NO_DEC;
@@ -585,9 +587,10 @@ static quire_err_t merge_run(merge_t *m, const uint8_t *const *updates, const si
         set_error(m->e, 0, NULL, "out of memory");
         return QUIRE_ERR_NOMEM;
     }
+    size_t ncur = 0;
     bool sorted = true;
     for (size_t i = 0; i < n; i++) {
-        mcur_t *c = &m->cur[i];
+        mcur_t *c = &m->cur[ncur]; /* claimed only if the input has a struct */
         yjs_decoder_t d;
         quire_err_t err = yjs_decode_init(&d, updates[i], lens[i], m->limits, m->flags);
         if (err != QUIRE_OK)
@@ -598,9 +601,12 @@ static quire_err_t merge_run(merge_t *m, const uint8_t *const *updates, const si
         }
         bool done;
         c->dec = NO_DEC;
+        c->input = (uint32_t)i;
         if (!read_next(m, c, &d, i, &done))
             return m->err;
-        if (!done) { /* keep the decoder for the input's later structs */
+        if (!c->has)
+            continue; /* no structs: its delete set is read, nothing else to keep */
+        if (!done) {  /* keep the decoder for the input's later structs */
             if (m->ndecs == m->decs_cap) {
                 size_t cap = m->decs_cap ? m->decs_cap * 2 : 16;
                 yjs_decoder_t *nd = realloc(m->decs, cap * sizeof *nd);
@@ -614,11 +620,16 @@ static quire_err_t merge_run(merge_t *m, const uint8_t *const *updates, const si
             c->dec = (uint32_t)m->ndecs;
             m->decs[m->ndecs++] = d;
         }
-        if (c->has) {
-            if (m->ninit && init_less(m->cur, (uint32_t)i, m->init[m->ninit - 1]))
-                sorted = false;
-            m->init[m->ninit++] = (uint32_t)i;
-        }
+        if (m->ninit && init_less(m->cur, (uint32_t)ncur, m->init[m->ninit - 1]))
+            sorted = false;
+        m->init[m->ninit++] = (uint32_t)ncur;
+        ncur++;
+    }
+    /* inputs without structs (delete-only updates) keep no cursor */
+    if (ncur < n / 2) {
+        mcur_t *shrunk = realloc(m->cur, (ncur ? ncur : 1) * sizeof *shrunk);
+        if (shrunk)
+            m->cur = shrunk;
     }
     if (m->ninit < V8_SORT_MAX) {
         m->v8 = true;
@@ -646,7 +657,7 @@ static quire_err_t merge_run(merge_t *m, const uint8_t *const *updates, const si
             uint64_t wend = yjs_struct_end(&w);
             bool iterated = false;
             while (c->has && c->clock + c->len <= wend && c->client >= w.id.client) {
-                if (!mcur_next(m, c, idx))
+                if (!mcur_next(m, c))
                     return m->err;
                 iterated = true;
             }
@@ -660,7 +671,7 @@ static quire_err_t merge_run(merge_t *m, const uint8_t *const *updates, const si
             if (first_client != w.id.client) {
                 lazy_write(&m->lw, &w);
                 take_current(c, &w);
-                if (!mcur_next(m, c, idx))
+                if (!mcur_next(m, c))
                     return m->err;
             } else if (wend < c->clock) {
                 if (w.kind == YJS_KIND_SKIP) {
@@ -696,20 +707,20 @@ static quire_err_t merge_run(merge_t *m, const uint8_t *const *updates, const si
                 } else {
                     lazy_write(&m->lw, &w);
                     w = cs;
-                    if (!mcur_next(m, c, idx))
+                    if (!mcur_next(m, c))
                         return m->err;
                 }
             }
         } else {
             take_current(c, &w);
             have_w = true;
-            if (!mcur_next(m, c, idx))
+            if (!mcur_next(m, c))
                 return m->err;
         }
         while (c->has && c->client == first_client && c->clock == yjs_struct_end(&w)) {
             lazy_write(&m->lw, &w);
             take_current(c, &w);
-            if (!mcur_next(m, c, idx))
+            if (!mcur_next(m, c))
                 return m->err;
         }
         if (c->has)
