@@ -104,8 +104,9 @@ void ydoc_destroy(ydoc_t *doc);
 /* ---------------------------------------------------------------------------------------- */
 /* Applying updates */
 
-/* ydoc_apply flags (besides YJS_DECODE_SKIM from yjs_decode.h, which skips the UTF-8 / JSON
- * checks for updates validated earlier, e.g. everything read back from the log). */
+/* ydoc_apply flags. YJS_DECODE_SKIM (yjs_decode.h) is accepted and has no effect: a document
+ * always validates updates fully, because its item lengths are UTF-16 counts that only valid
+ * UTF-8 makes consistent — and the full check costs about 2% of integration. */
 enum {
     /* Refuse (QUIRE_ERR_MISSING_DEPS, document unchanged) an update that would add pending
      * structs or deletes instead of holding them. */
@@ -138,8 +139,8 @@ typedef struct ydoc_apply_s {
  * fill the gap. The update is validated completely, and the limits checked, before anything
  * changes: on any error the document is unchanged (but see QUIRE_ERR_NOMEM above).
  *
- * flags: 0, YJS_DECODE_SKIM, YDOC_APPLY_NO_PENDING. ret_result and ret_error may be NULL;
- * ret_error is filled on failure (message, byte offset).
+ * flags: 0 or YDOC_APPLY_NO_PENDING (YJS_DECODE_SKIM is ignored). ret_result and ret_error may be
+ * NULL; ret_error is filled on failure (message, byte offset).
  */
 quire_err_t ydoc_apply(ydoc_t *doc, const uint8_t *update, size_t len, unsigned flags,
                        ydoc_apply_t *ret_result, yjs_error_t *ret_error);
@@ -187,7 +188,7 @@ quire_err_t ydoc_encode_state(const ydoc_t *doc, const uint8_t *sv, size_t sv_le
  * a reconnecting client's full SyncStep2 that the log already holds. Applying the result to doc
  * has exactly the effect of applying update. Structs the document holds as pending are kept in
  * the result (two copies of one struct may differ, and which one integrates is Yjs's choice; see
- * ydoc_sync.c). The update is validated (flags: 0 or YJS_DECODE_SKIM).
+ * ydoc_sync.c). The update is validated fully (flags: 0; YJS_DECODE_SKIM is ignored).
  */
 quire_err_t ydoc_novel(const ydoc_t *doc, const uint8_t *update, size_t len, unsigned flags,
                        uint8_t **ret_update, size_t *ret_len, yjs_error_t *ret_error);

@@ -244,10 +244,12 @@ static inline const uint8_t *yd_key(const ydoc_t *d, uint32_t k, size_t *ret_len
 /* Key id of bytes, or 0 when never interned. */
 uint32_t yd_key_find(const ydoc_t *d, const uint8_t *s, size_t len);
 
-/* Content bytes of an item (for its content kind; see ydoc_int.h DESIGN). */
+/* Content bytes of an item (for its content kind; see ydoc_int.h DESIGN). Only meaningful for
+ * contents with bytes (ContentType keeps a type index in coff). */
 static inline const uint8_t *yd_content(const ydoc_t *d, const yitem_t *it)
 {
-    return d->cl[it->client].cbuf + it->coff;
+    const uint8_t *b = d->cl[it->client].cbuf;
+    return b ? b + it->coff : (const uint8_t *)"";
 }
 
 /* ---- updates read once (ydoc.c), for ydoc_apply and ydoc_novel ---- */

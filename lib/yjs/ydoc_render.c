@@ -835,13 +835,13 @@ static uint32_t next_cp(const uint8_t *s, size_t n, size_t *i)
     return cp;
 }
 
-/* JavaScript string comparison (UTF-16 code units) of WTF-8 strings. */
+/* JavaScript string comparison (UTF-16 code units) of WTF-8 strings: a prefix sorts first. */
 static int utf16_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
     size_t i = 0, j = 0;
     uint32_t pa = 0, pb = 0; /* pending trail surrogates */
     for (;;) {
-        uint32_t ua, ub;
+        int64_t ua, ub;
         if (pa) {
             ua = pa;
             pa = 0;
@@ -854,7 +854,7 @@ static int utf16_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
                 ua = cp;
             }
         } else {
-            ua = UINT32_MAX;
+            ua = -1;
         }
         if (pb) {
             ub = pb;
@@ -868,12 +868,12 @@ static int utf16_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
                 ub = cp;
             }
         } else {
-            ub = UINT32_MAX;
+            ub = -1;
         }
-        if (ua == UINT32_MAX && ub == UINT32_MAX)
-            return 0;
         if (ua != ub)
             return ua < ub ? -1 : 1;
+        if (ua < 0)
+            return 0;
     }
 }
 

@@ -170,8 +170,7 @@ quire_err_t ydoc_novel(const ydoc_t *doc, const uint8_t *update, size_t len, uns
     if (!doc || (!update && len) || !ret_update || !ret_len)
         return yd_set_err(ret_error, QUIRE_ERR_INVALID, NULL, "invalid argument");
     yupd_t u;
-    quire_err_t err = yd_upd_read(NULL, 0, update, len, &doc->limits.decode,
-                                  flags & YJS_DECODE_SKIM, &u, ret_error);
+    quire_err_t err = yd_upd_read(NULL, 0, update, len, &doc->limits.decode, 0, &u, ret_error);
     if (err == QUIRE_OK)
         err = yd_upd_dedup(&u);
     if (err != QUIRE_OK) {
