@@ -28,6 +28,7 @@ static const quire_cmd_t *const commands[] = {
     &quire_cmd_token_verify,
     &quire_cmd_verify,
     &quire_cmd_version,
+    &quire_cmd_yjs_content,
     &quire_cmd_yjs_diff,
     &quire_cmd_yjs_inspect,
     &quire_cmd_yjs_merge,

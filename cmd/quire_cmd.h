@@ -45,6 +45,8 @@ extern const quire_cmd_t quire_cmd_verify;
 /* Yjs engine tools (cmd/cmd_yjs.c). */
 extern const quire_cmd_t quire_cmd_yjs_inspect;
 extern const quire_cmd_t quire_cmd_yjs_validate;
+/* The integrated document (cmd/cmd_ydoc.c). */
+extern const quire_cmd_t quire_cmd_yjs_content;
 extern const quire_cmd_t quire_cmd_yjs_merge;
 extern const quire_cmd_t quire_cmd_yjs_diff;
 extern const quire_cmd_t quire_cmd_yjs_sv;

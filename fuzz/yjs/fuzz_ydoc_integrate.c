@@ -5,7 +5,7 @@
  * Invariants beyond "no crash, no hang, no leak":
  *   - a refused update leaves the document byte-for-byte unchanged (state and state vector);
  *   - the document's state is a valid update; loaded into a fresh document it gives the same
- *     state vector and content when nothing is pending;
+ *     state vector and the same content per root when nothing is pending;
  *   - ydoc_novel of each input either refuses it as ydoc_apply did or returns a valid update;
  *   - content renders, and ydoc_trim changes nothing visible.
  */
@@ -95,8 +95,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ydoc_t *l;
     if (ydoc_new(NULL, &l) != QUIRE_OK)
         abort();
-    ydoc_limits_t big = YDOC_LIMITS_DEFAULT;
-    (void)big;
     quire_err_t lerr = ydoc_apply(l, st, slen, YJS_DECODE_SKIM, NULL, NULL);
     if (lerr != QUIRE_OK && lerr != QUIRE_ERR_LIMIT)
         abort();
@@ -109,11 +107,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         free(a);
         free(b);
-        char *ca = content_of(d), *cb = content_of(l);
-        if (strcmp(ca, cb) != 0)
-            abort();
-        free(ca);
-        free(cb);
+        /* every root renders the same; a root the reloaded document lacks must be empty: a
+         * struct integrated at an offset after another parent's item links into that parent's
+         * list while naming its own root (Yjs does the same), and the state then records it
+         * under the other parent only */
+        for (size_t i = 0; i < ydoc_root_count(d); i++) {
+            size_t nl;
+            const char *name = ydoc_root_name(d, i, &nl, NULL);
+            char *ra, *rb;
+            size_t ral, rbl;
+            if (ydoc_render(d, name, nl, YDOC_TYPE_AUTO, YDOC_FORMAT_JSON, YDOC_JSON_SORT_KEYS, &ra,
+                            &ral) != QUIRE_OK)
+                abort();
+            quire_err_t re = ydoc_render(l, name, nl, YDOC_TYPE_AUTO, YDOC_FORMAT_JSON,
+                                         YDOC_JSON_SORT_KEYS, &rb, &rbl);
+            if (re == QUIRE_ERR_NOT_FOUND) {
+                if (strcmp(ra, "\"\"") != 0 && strcmp(ra, "[]") != 0 && strcmp(ra, "{}") != 0)
+                    abort();
+            } else if (re != QUIRE_OK || strcmp(ra, rb) != 0) {
+                abort();
+            } else {
+                free(rb);
+            }
+            free(ra);
+        }
     }
     char *c1 = content_of(d);
     if (ydoc_trim(d) != QUIRE_OK)
