@@ -25,6 +25,11 @@ static uint8_t *state_of(const ydoc_t *d, size_t *ret_len)
     return s;
 }
 
+static bool empty(const char *json)
+{
+    return strcmp(json, "\"\"") == 0 || strcmp(json, "[]") == 0 || strcmp(json, "{}") == 0;
+}
+
 static char *content_of(const ydoc_t *d)
 {
     char *c;
@@ -121,12 +126,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             quire_err_t re = ydoc_render(l, name, nl, YDOC_TYPE_AUTO, YDOC_FORMAT_JSON,
                                          YDOC_JSON_SORT_KEYS, &rb, &rbl);
+            /* an emptied root may infer differently (its deleted content collected in one
+             * document, not yet in the other): "", [] and {} are all "empty" */
             if (re == QUIRE_ERR_NOT_FOUND) {
-                if (strcmp(ra, "\"\"") != 0 && strcmp(ra, "[]") != 0 && strcmp(ra, "{}") != 0)
+                if (!empty(ra))
                     abort();
-            } else if (re != QUIRE_OK || strcmp(ra, rb) != 0) {
+            } else if (re != QUIRE_OK) {
                 abort();
             } else {
+                if (strcmp(ra, rb) != 0 && !(empty(ra) && empty(rb)))
+                    abort();
                 free(rb);
             }
             free(ra);

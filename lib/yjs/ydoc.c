@@ -858,8 +858,10 @@ static bool work_push(ytx_t *tx, uint32_t v)
 static void tx_init(ytx_t *tx, ydoc_t *d)
 {
     size_t c;
-    memset(tx, 0, sizeof *tx);
     tx->d = d;
+    tx->nds = tx->nms = tx->nchg = tx->nwork = 0;
+    tx->integrated = tx->deleted = 0;
+    tx->failed = false;
     tx->ds = yd_borrow(d, YS_TX_DS, &c);
     tx->dscap = c / sizeof *tx->ds;
     tx->ms = yd_borrow(d, YS_TX_MS, &c);
@@ -1702,7 +1704,10 @@ void yd_upd_free(yupd_t *u)
         free(u->g);
         free(u->r);
     }
-    memset(u, 0, sizeof *u);
+    u->owner = NULL;
+    u->g = NULL;
+    u->r = NULL;
+    u->ng = u->gcap = u->nr = u->rcap = 0;
 }
 
 /* Reads the headers of empty groups at the decoder's position (Yjs lets an empty group replace
@@ -1751,7 +1756,14 @@ quire_err_t yd_upd_read(ydoc_t *owner, int slot, const uint8_t *update, size_t l
                         const yjs_limits_t *limits, unsigned flags, yupd_t *u,
                         yjs_error_t *ret_error)
 {
-    memset(u, 0, sizeof *u);
+    u->owner = NULL;
+    u->slot = 0;
+    u->g = NULL;
+    u->r = NULL;
+    u->ng = u->gcap = u->nr = u->rcap = 0;
+    u->nstructs = u->nranges = 0;
+    u->content_bytes = 0;
+    u->simple = false;
     if (owner) {
         size_t c;
         u->owner = owner;
@@ -2665,7 +2677,18 @@ quire_err_t ydoc_apply(ydoc_t *doc, const uint8_t *update, size_t len, unsigned 
     if (doc->broken)
         return yd_set_err(ret_error, QUIRE_ERR_INTERNAL, NULL,
                           "document broken by an earlier allocation failure");
-    yplan_t p = {0};
+    yplan_t p;
+    p.pu.owner = NULL;
+    p.pu.g = NULL;
+    p.pu.r = NULL;
+    p.pu.ng = 0;
+    p.merged = p.pend = NULL;
+    p.merged_len = p.pend_len = 0;
+    p.retry = p.adds_pending = false;
+    p.pend_structs = p.resolved = 0;
+    p.missing = NULL;
+    p.nmissing = 0;
+    p.pds = (yjs_ds_t){0};
     /* always validated fully, YJS_DECODE_SKIM or not: item lengths are UTF-16 counts of the
      * strings, which only valid UTF-8 makes consistent (and the full check costs ~2%) */
     quire_err_t err =
