@@ -182,9 +182,9 @@ typedef struct pdoc_s {
     uint32_t hash;
     int32_t partition;
     bool dirty, urgent, touched;
-    bool writing; /* written by the transaction in progress */
-    int64_t last_flush_ms;
-    uint8_t *state; /* as of the last row write (or load) */
+    bool writing;          /* written by the transaction in progress */
+    int64_t next_flush_ms; /* a dirty row is due from then on (monotonic ms) */
+    uint8_t *state;        /* as of the last row write (or load) */
     size_t state_len;
     uint8_t *pbuf; /* updates applied since, back to back */
     size_t plen, pcap;
@@ -216,6 +216,10 @@ struct projector_s {
     size_t hsize, ndocs;
     bool rebalanced;  /* set by the rebalance callback: drop what was gathered */
     bool need_resync; /* re-read offsets from PostgreSQL and seek */
+    /* Offsets are committed to Kafka too, only so lag shows in Kafka's tooling: at most once a
+     * second (a commit per batch queues heartbeats behind commits and costs the session). */
+    bool kafka_commit_pending;
+    int64_t kafka_committed_ms;
     volatile sig_atomic_t *stop;
     quire_err_t fatal;
     atomic_bool ready;
@@ -436,6 +440,12 @@ static quire_err_t pg_connect(projector_t *p)
         p->pg = NULL;
         return QUIRE_ERR_PG;
     }
+    if (!p->conf.synchronous_commit &&
+        quire_pg_exec(p->pg, "SET synchronous_commit = off", err, sizeof err) != QUIRE_OK) {
+        PQfinish(p->pg);
+        p->pg = NULL;
+        return QUIRE_ERR_PG;
+    }
     if (p->pg_down_logged)
         QLOG_INFO("connected to postgresql again");
     p->pg_down_logged = false;
@@ -622,7 +632,7 @@ static quire_err_t load_docs(projector_t *p, int32_t partition, char **ids, size
             pdoc_free(d);
             break;
         }
-        d->last_flush_ms = mono_ms();
+        d->next_flush_ms = mono_ms() + p->conf.flush_interval_ms;
         cache_insert(p, d);
     }
     PQclear(rows);
@@ -674,7 +684,7 @@ typedef struct group_s {
 
 static bool due(const projector_t *p, const pdoc_t *d, int64_t now, bool all)
 {
-    return d->dirty && (all || d->urgent || now - d->last_flush_ms >= p->conf.flush_interval_ms);
+    return d->dirty && (all || d->urgent || now >= d->next_flush_ms);
 }
 
 /* Writes the documents due (all dirty ones when `all`) of the batch's partitions, each positioned
@@ -763,7 +773,11 @@ static void flush_done(projector_t *p)
         for (pdoc_t *d = p->htab[i]; d; d = d->hnext)
             if (d->writing) {
                 d->dirty = d->urgent = d->writing = false;
-                d->last_flush_ms = now;
+                /* ±20 % jitter, so rows written together do not all fall due together */
+                int64_t iv = p->conf.flush_interval_ms;
+                d->next_flush_ms =
+                    now + iv - iv / 5 +
+                    (int64_t)((d->hash ^ (uint32_t)now) % (uint32_t)(iv * 2 / 5 + 1));
             }
 }
 
@@ -796,7 +810,7 @@ static void int_array(sbuf_t *b, const group_t *g, size_t ng, bool next)
  * messages (may be none: a rows-only transaction). Returns QUIRE_OK when committed; any failure
  * has been handled (rolled back, the partitions' caches dropped, resync requested).
  */
-static quire_err_t run_batch(projector_t *p, group_t *g, size_t ng, bool flush_all)
+static quire_err_t run_batch(projector_t *p, group_t *g, size_t ng, bool rows, bool flush_all)
 {
     int64_t t0 = mono_ms();
     if (pg_wait(p) != QUIRE_OK)
@@ -1098,7 +1112,7 @@ static quire_err_t run_batch(projector_t *p, group_t *g, size_t ng, bool flush_a
     ndup = ncand > napplied ? ncand - napplied : 0;
     int64_t t_indexed = mono_ms();
     size_t nflushed = 0;
-    if (!err)
+    if (!err && rows)
         err = flush_docs(p, g, ng, flush_all, &nflushed);
     int64_t t_flushed = mono_ms();
     if (!err && n) {
@@ -1157,14 +1171,8 @@ static quire_err_t run_batch(projector_t *p, group_t *g, size_t ng, bool flush_a
     quire_metric_add(p->m_batches, 1);
     quire_metric_add(p->m_flushes, (int64_t)nflushed);
     quire_metric_observe(p->m_batch_s, (double)(mono_ms() - t0) / 1000.0);
-    if (n && p->conf.group_id) {
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)ng);
-        for (size_t k = 0; k < ng; k++)
-            if (g[k].n)
-                rd_kafka_topic_partition_list_add(l, p->topic, g[k].part)->offset = g[k].new_next;
-        rd_kafka_commit(p->rk, l, 1);
-        rd_kafka_topic_partition_list_destroy(l);
-    }
+    if (n && p->conf.group_id)
+        p->kafka_commit_pending = true;
     return QUIRE_OK;
 }
 
@@ -1406,39 +1414,68 @@ static int64_t next_due(projector_t *p)
     for (size_t i = 0; i < p->hsize; i++)
         for (pdoc_t *d = p->htab[i]; d; d = d->hnext)
             if (d->dirty) {
-                int64_t t = d->urgent ? 0 : d->last_flush_ms + p->conf.flush_interval_ms;
+                int64_t t = d->urgent ? 0 : d->next_flush_ms;
                 if (due < 0 || t < due)
                     due = t;
             }
     return due;
 }
 
+/* Commits the assigned partitions' positions to Kafka, at most once a second, asynchronously. */
+static void commit_to_kafka(projector_t *p, bool force)
+{
+    int64_t now = mono_ms();
+    if (!p->kafka_commit_pending || (!force && now - p->kafka_committed_ms < 1000))
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(p->nparts);
+    for (int32_t i = 0; i < p->nparts; i++)
+        if (p->parts[i].assigned && p->parts[i].next >= 0)
+            rd_kafka_topic_partition_list_add(l, p->topic, i)->offset = p->parts[i].next;
+    if (l->cnt)
+        rd_kafka_commit(p->rk, l, 1);
+    rd_kafka_topic_partition_list_destroy(l);
+    p->kafka_commit_pending = false;
+    p->kafka_committed_ms = now;
+}
+
 /*
- * One transaction for what is gathered: the messages of every assigned partition (batch[0..n),
- * any order across partitions, offset order within one), plus the partitions whose deferred rows
- * fall due (all dirty rows when `all`). Nothing to do: no transaction, no query.
+ * Two transactions for what is gathered: the messages of every assigned partition (batch[0..n),
+ * any order across partitions, offset order within one), then the rows that fall due (all dirty
+ * rows when `all`). Nothing to do: no transaction, no query.
  */
 static void run_gathered(projector_t *p, rd_kafka_message_t **batch, size_t n,
                          rd_kafka_message_t **sorted, group_t *groups, bool all)
 {
-    int64_t now = mono_ms();
+    /* The events first: their commit (and its notification) is what readers wait for. */
     size_t ng = 0, k = 0;
-    for (int32_t part = 0; part < p->nparts; part++) {
+    for (int32_t part = 0; part < p->nparts && n; part++) {
         if (!p->parts[part].assigned)
             continue;
         size_t start = k;
         for (size_t i = 0; i < n; i++)
             if (batch[i]->partition == part)
                 sorted[k++] = batch[i];
-        bool rows = false;
-        for (size_t i = 0; i < p->hsize && !rows && k == start; i++)
-            for (pdoc_t *d = p->htab[i]; d && !rows; d = d->hnext)
-                rows = d->partition == part && due(p, d, now, all);
-        if (k > start || rows)
+        if (k > start)
             groups[ng++] = (group_t){.part = part, .msgs = sorted + start, .n = k - start};
     }
+    if (ng && run_batch(p, groups, ng, false, false) != QUIRE_OK)
+        return;
+    /* Then the rows that fall due, in a transaction of their own: the events are indexed
+     * already, so no reader waits for these. */
+    int64_t now = mono_ms();
+    ng = 0;
+    for (int32_t part = 0; part < p->nparts; part++) {
+        if (!p->parts[part].assigned)
+            continue;
+        bool rows = false;
+        for (size_t i = 0; i < p->hsize && !rows; i++)
+            for (pdoc_t *d = p->htab[i]; d && !rows; d = d->hnext)
+                rows = d->partition == part && due(p, d, now, all);
+        if (rows)
+            groups[ng++] = (group_t){.part = part};
+    }
     if (ng)
-        run_batch(p, groups, ng, all);
+        run_batch(p, groups, ng, true, all);
 }
 
 static bool at_end(projector_t *p)
@@ -1503,6 +1540,10 @@ quire_err_t projector_run(projector_t *p, volatile sig_atomic_t *stop)
         if (p->conf.until_end && at_end(p))
             break;
         int64_t due = next_due(p), timeout = 1000;
+        if (p->kafka_commit_pending) /* come back for the deferred Kafka commit */
+            due = due < 0
+                      ? p->kafka_committed_ms + 1000
+                      : (due < p->kafka_committed_ms + 1000 ? due : p->kafka_committed_ms + 1000);
         if (due >= 0) {
             timeout = due - mono_ms();
             timeout = timeout < 0 ? 0 : timeout > 1000 ? 1000 : timeout;
@@ -1542,6 +1583,7 @@ quire_err_t projector_run(projector_t *p, volatile sig_atomic_t *stop)
         run_gathered(p, batch, n, sorted, groups, false);
         for (size_t i = 0; i < n; i++)
             rd_kafka_message_destroy(batch[i]);
+        commit_to_kafka(p, false);
         if (p->conf.progress && mono_ms() - last_progress >= 1000) {
             last_progress = mono_ms();
             int64_t done = -done_base;
@@ -1553,6 +1595,8 @@ quire_err_t projector_run(projector_t *p, volatile sig_atomic_t *stop)
     /* Write every dirty row before leaving (not needed for correctness: the tail covers them). */
     if (!p->need_resync && !p->fatal)
         run_gathered(p, batch, 0, sorted, groups, true);
+    if (!p->fatal)
+        commit_to_kafka(p, true);
     if (p->conf.progress) {
         int64_t done = -done_base;
         for (int32_t i = 0; i < p->nparts; i++)

@@ -49,6 +49,11 @@ typedef struct projector_conf_s {
     size_t max_cached_docs;    /* clean documents beyond this are evicted */
     int session_timeout_ms;    /* consumer group session timeout */
     bool until_end;            /* stop once every partition reached its end as of start */
+    /* Wait for the WAL flush at each commit. Off (the default) keeps exactly-once — a batch and
+     * its offsets commit or vanish together, and after a PostgreSQL crash the projector resumes
+     * from whatever offsets survived — but a crash may forget the last few hundred ms of the
+     * read model until they are projected again from the log. */
+    bool synchronous_commit;
     projector_progress_fn progress; /* until_end: called about once a second; may be NULL */
     void *progress_opaque;
     quire_metrics_t *metrics;          /* borrowed; may be NULL */

@@ -27,6 +27,7 @@ typedef struct projector_main_conf_s {
     int64_t max_batch;
     int64_t max_cached_docs;
     int64_t session_timeout_ms;
+    bool synchronous_commit;
     bool yes;
 } projector_main_conf_t;
 
@@ -36,10 +37,19 @@ typedef struct projector_main_conf_s {
             offsetof(projector_main_conf_t, flush_interval_ms), 0, help                            \
     }
 #define PROJECTOR_TUNING_OPTS                                                                      \
-    {"max-batch", QUIRE_CFG_INT,                                                                   \
-     "20000",     1,                                                                               \
-     1000000,     offsetof(projector_main_conf_t, max_batch),                                      \
-     0,           "events per transaction at most"},                                               \
+    {"synchronous-commit",                                                                         \
+     QUIRE_CFG_BOOL,                                                                               \
+     "false",                                                                                      \
+     0,                                                                                            \
+     -1,                                                                                           \
+     offsetof(projector_main_conf_t, synchronous_commit),                                          \
+     0,                                                                                            \
+     "wait for PostgreSQL's WAL flush at every commit (off: a PostgreSQL crash may forget the "    \
+     "last commits, which are projected again from the log; exactly-once holds either way)"},      \
+        {"max-batch", QUIRE_CFG_INT,                                                               \
+         "20000",     1,                                                                           \
+         1000000,     offsetof(projector_main_conf_t, max_batch),                                  \
+         0,           "events per transaction at most"},                                           \
     {                                                                                              \
         "max-cached-docs", QUIRE_CFG_INT, "10000", 16, 10000000,                                   \
             offsetof(projector_main_conf_t, max_cached_docs), 0,                                   \
@@ -86,6 +96,7 @@ static void conf_from(const projector_main_conf_t *c, const char *topic, project
     pc->max_batch_events = (size_t)c->max_batch;
     pc->max_cached_docs = (size_t)c->max_cached_docs;
     pc->session_timeout_ms = (int)c->session_timeout_ms;
+    pc->synchronous_commit = c->synchronous_commit;
 }
 
 static int projector_cmd_run(void *confp, int argc, char **argv)
