@@ -57,6 +57,18 @@ typedef struct gw_conf_s {
     int64_t join_workers;
 } gw_conf_t;
 
+/* A decoded presence record (gw_presence.c); pointers borrow the record bytes. */
+typedef struct gw_presence_rec_s {
+    char gateway[64];
+    uint64_t epoch;
+    int kind; /* 0 awareness update, 1 heartbeat */
+    const uint8_t *update;
+    size_t len;
+    const char *users[GW_AWARENESS_MAX_ENTRIES]; /* not NUL-terminated: user_lens */
+    size_t user_lens[GW_AWARENESS_MAX_ENTRIES];
+    size_t nusers;
+} gw_presence_rec_t;
+
 /* ---- inbox ------------------------------------------------------------------------------ */
 
 typedef enum gw_ev_type_e {
@@ -83,10 +95,8 @@ typedef struct gw_ev_s {
     /* DOC_EVENT update, PRESENCE awareness update, JOIN_DONE state (owned, malloc'd) */
     uint8_t *data;
     size_t len;
-    /* PRESENCE */
-    char gateway[64];
-    uint64_t gw_epoch;
-    int presence_kind;
+    /* PRESENCE: data/len hold the whole record; rec points into it */
+    gw_presence_rec_t rec;
     /* JOIN_DONE */
     quire_err_t err;
     int64_t version, position, high; /* doc version, P, partition high watermark */
@@ -178,8 +188,9 @@ typedef struct gw_aw_s { /* one awareness client known to this gateway */
     uint64_t client, clock;
     char *state; /* JSON (state_len bytes, NUL-terminated), or NULL for removed */
     size_t state_len;
-    bool dirty;       /* changed locally since the last presence flush */
-    uint64_t conn_id; /* local owner, 0 for remote */
+    bool dirty;                    /* changed locally since the last presence flush */
+    uint64_t conn_id;              /* local owner, 0 for remote */
+    char user[QUIRE_USER_MAX + 1]; /* the user whose connection set it */
     char gateway[64];
     int64_t seen_us;
 } gw_aw_t;
@@ -281,9 +292,11 @@ typedef struct gw_presence_s gw_presence_t;
 gw_presence_t *gw_presence_new(gw_t *gw, char *errbuf, size_t errlen);
 void gw_presence_destroy(gw_presence_t *p);
 /* Publishes an awareness update (or heartbeat when len == 0) for doc. Loop thread. */
-void gw_presence_publish(gw_presence_t *p, const char *doc_id, const uint8_t *update, size_t len);
-/* Parses a presence record (Kafka value). 0 on success. */
-int gw_presence_decode(const uint8_t *buf, size_t len, char *gateway, size_t gwlen, uint64_t *epoch,
-                       int *kind, const uint8_t **update, size_t *ulen);
+/* Publishes an awareness update (or a heartbeat when len == 0) for doc, with the user owning
+ * each of its entries (users[i] for entry i). Loop thread. */
+void gw_presence_publish(gw_presence_t *p, const char *doc_id, const uint8_t *update, size_t len,
+                         const char *const *users, size_t nusers);
+/* Parses a presence record (Kafka value) into *ret (pointers borrow buf). 0 on success. */
+int gw_presence_decode(const uint8_t *buf, size_t len, gw_presence_rec_t *ret);
 
 #endif

@@ -127,20 +127,24 @@ static void on_awareness(gw_t *gw, gw_conn_t *c, const uint8_t *payload, size_t 
     }
     for (size_t i = 0; i < n; i++) {
         gw_aw_t *a = aw_find(d, in[i].client);
-        if (a && a->conn_id && a->conn_id != c->id)
-            continue; /* another socket's client id */
+        /* Stock clients re-send every awareness change they receive, so most entries a socket
+         * sends are echoes of others' states. A socket may only set a client id that is unknown,
+         * removed, or already set by the same user — never another user's. */
+        if (a && a->state && strcmp(a->user, c->who.user) != 0)
+            continue;
+        if (a &&
+            !(in[i].clock > a->clock || (in[i].clock == a->clock && in[i].removed && a->state)))
+            continue; /* stale or an echo */
         if (!conn_owns(c, in[i].client)) {
             if (c->n_aw == MAX_AW_PER_CONN)
                 continue;
             c->aw_clients[c->n_aw++] = in[i].client;
         }
-        if (a && !(in[i].clock > a->clock || (in[i].clock == a->clock && in[i].removed) ||
-                   a->conn_id != c->id))
-            continue; /* stale */
         if (!a && !(a = aw_add(d, in[i].client)))
             continue;
         aw_set(a, in[i].clock, in[i].state, in[i].state_len, in[i].removed);
         a->conn_id = c->id;
+        snprintf(a->user, sizeof a->user, "%s", c->who.user);
         snprintf(a->gateway, sizeof a->gateway, "%s", gw->conf.gateway_id);
         a->seen_us = gw_now_us();
         a->dirty = true;
@@ -154,27 +158,32 @@ static void on_awareness(gw_t *gw, gw_conn_t *c, const uint8_t *payload, size_t 
 static void on_remote_presence(gw_t *gw, gw_doc_t *d, gw_ev_t *ev)
 {
     int64_t now = gw_now_us();
-    if (ev->presence_kind == 1) { /* heartbeat */
+    const gw_presence_rec_t *r = &ev->rec;
+    if (r->kind == 1) { /* heartbeat */
         for (size_t i = 0; i < d->naw; i++)
-            if (!d->aw[i].conn_id && strcmp(d->aw[i].gateway, ev->gateway) == 0)
+            if (!d->aw[i].conn_id && strcmp(d->aw[i].gateway, r->gateway) == 0)
                 d->aw[i].seen_us = now;
         return;
     }
     gw_aw_entry_t in[GW_AWARENESS_MAX_ENTRIES], out[GW_AWARENESS_MAX_ENTRIES];
     size_t n = 0, m = 0;
-    if (gw_awareness_parse(ev->data, ev->len, in, GW_AWARENESS_MAX_ENTRIES, &n) != QUIRE_OK)
+    if (gw_awareness_parse(r->update, r->len, in, GW_AWARENESS_MAX_ENTRIES, &n) != QUIRE_OK ||
+        n != r->nusers)
         return;
     for (size_t i = 0; i < n; i++) {
         gw_aw_t *a = aw_find(d, in[i].client);
-        if (a && a->conn_id)
-            continue; /* a local socket owns it */
+        if (a && a->conn_id && a->state)
+            continue; /* a live local socket owns it */
         if (a && !(in[i].clock > a->clock || (in[i].clock == a->clock && in[i].removed)))
             continue;
         if (!a && !(a = aw_add(d, in[i].client)))
             continue;
         aw_set(a, in[i].clock, in[i].state, in[i].state_len, in[i].removed);
         a->conn_id = 0;
-        snprintf(a->gateway, sizeof a->gateway, "%s", ev->gateway);
+        size_t ul = r->user_lens[i] < sizeof a->user ? r->user_lens[i] : sizeof a->user - 1;
+        memcpy(a->user, r->users[i], ul);
+        a->user[ul] = '\0';
+        snprintf(a->gateway, sizeof a->gateway, "%s", r->gateway);
         a->seen_us = now;
         out[m++] = in[i];
     }
@@ -182,14 +191,15 @@ static void on_remote_presence(gw_t *gw, gw_doc_t *d, gw_ev_t *ev)
         broadcast(d, gw_frame_awareness(out, m), false);
 }
 
-static void publish_entries(gw_t *gw, gw_doc_t *d, const gw_aw_entry_t *e, size_t n)
+static void publish_entries(gw_t *gw, gw_doc_t *d, const gw_aw_entry_t *e, size_t n,
+                            const char *const *users)
 {
     size_t len = gw_awareness_size(e, n);
     uint8_t *buf = malloc(len);
     if (!buf)
         return;
     gw_awareness_write(e, n, buf);
-    gw_presence_publish(gw->presence, d->id, buf, len);
+    gw_presence_publish(gw->presence, d->id, buf, len, users, n);
     free(buf);
 }
 
@@ -197,6 +207,7 @@ static void publish_entries(gw_t *gw, gw_doc_t *d, const gw_aw_entry_t *e, size_
 static void presence_flush(gw_t *gw, gw_doc_t *d, int64_t now)
 {
     gw_aw_entry_t e[GW_AWARENESS_MAX_ENTRIES];
+    const char *users[GW_AWARENESS_MAX_ENTRIES];
     size_t n = 0;
     bool any_local = false, published = false;
     for (size_t i = 0; i < d->naw; i++) {
@@ -211,21 +222,22 @@ static void presence_flush(gw_t *gw, gw_doc_t *d, int64_t now)
                                  .state = a->state,
                                  .state_len = a->state_len,
                                  .removed = a->state == NULL};
+        users[n - 1] = a->user;
         if (n == GW_AWARENESS_MAX_ENTRIES) {
-            publish_entries(gw, d, e, n);
+            publish_entries(gw, d, e, n, users);
             published = true;
             n = 0;
         }
     }
     d->presence_dirty = false;
     if (n) {
-        publish_entries(gw, d, e, n);
+        publish_entries(gw, d, e, n, users);
         published = true;
     }
     if (published)
         d->presence_beat_us = now;
     else if (any_local && now - d->presence_beat_us > HEARTBEAT_US) {
-        gw_presence_publish(gw->presence, d->id, NULL, 0);
+        gw_presence_publish(gw->presence, d->id, NULL, 0, NULL, 0);
         d->presence_beat_us = now;
     }
 }

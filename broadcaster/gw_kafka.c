@@ -235,30 +235,26 @@ static void on_update(gw_kafka_t *k, const rd_kafka_message_t *m)
 
 static void on_presence(gw_kafka_t *k, const rd_kafka_message_t *m)
 {
+    if (!m->key || m->key_len == 0 || m->key_len > EVENT_CODEC_DOC_ID_MAX || !m->payload)
+        return;
     gw_ev_t *ev = gw_ev_new(GW_EV_PRESENCE);
     if (!ev)
         return;
-    const uint8_t *u;
-    size_t ul;
-    if (!m->key || m->key_len == 0 || m->key_len > EVENT_CODEC_DOC_ID_MAX ||
-        gw_presence_decode(m->payload, m->len, ev->gateway, sizeof ev->gateway, &ev->gw_epoch,
-                           &ev->presence_kind, &u, &ul) != 0 ||
-        (strcmp(ev->gateway, k->gw->conf.gateway_id) == 0 && ev->gw_epoch == k->gw->epoch)) {
+    ev->data = malloc(m->len);
+    if (!ev->data) {
+        gw_ev_free(ev);
+        return;
+    }
+    memcpy(ev->data, m->payload, m->len); /* rec points into this copy */
+    ev->len = m->len;
+    if (gw_presence_decode(ev->data, ev->len, &ev->rec) != 0 ||
+        (strcmp(ev->rec.gateway, k->gw->conf.gateway_id) == 0 && ev->rec.epoch == k->gw->epoch)) {
         gw_ev_free(ev); /* malformed, or our own record */
         return;
     }
     memcpy(ev->doc_id, m->key, m->key_len);
     ev->doc_id[m->key_len] = '\0';
     ev->partition = m->partition;
-    if (ul) {
-        ev->data = malloc(ul);
-        if (!ev->data) {
-            gw_ev_free(ev);
-            return;
-        }
-        memcpy(ev->data, u, ul);
-        ev->len = ul;
-    }
     gw_post(k->gw, ev);
 }
 
@@ -334,7 +330,8 @@ gw_kafka_t *gw_kafka_new(gw_t *gw, char *errbuf, size_t errlen)
     rd_kafka_conf_t *conf = quire_kafka_consumer_conf(gw->conf.brokers, group, errbuf, errlen);
     if (!conf || quire_kafka_conf_set(conf, "enable.partition.eof", "true", errbuf, errlen) ||
         quire_kafka_conf_set(conf, "fetch.wait.max.ms", "500", errbuf, errlen) ||
-        quire_kafka_conf_set(conf, "fetch.message.max.bytes", "4194304", errbuf, errlen)) {
+        quire_kafka_conf_set(conf, "fetch.message.max.bytes", "4194304", errbuf, errlen) ||
+        quire_kafka_conf_stats(conf, gw->metrics, "gateway-consumer", 1000, errbuf, errlen)) {
         if (conf)
             rd_kafka_conf_destroy(conf);
         goto fail;

@@ -4,11 +4,13 @@
  * or slows down durable writes), keyed by document so a document's presence shares its
  * partition number with its updates.
  *
- * Record value: "QP" 0x01 ‖ varString(gateway id) ‖ varUint(gateway epoch) ‖ varUint(kind) ‖
- * varUint8Array(awareness update). kind 0 = awareness update, 1 = heartbeat (the gateway still
- * serves these clients; empty update). The epoch changes at every start, so records of a killed
- * gateway are recognisably stale once its heartbeats stop.
- * Coalescing happens in the caller (gw_doc flushes changed entries once per window).
+ * Record value: "QP" 0x02 ‖ varString(gateway id) ‖ varUint(gateway epoch) ‖ varUint(kind) ‖
+ * varUint8Array(awareness update) ‖ varUint(n) ‖ n × varString(user). kind 0 = awareness update,
+ * 1 = heartbeat (the gateway still serves these clients; empty update). The users say whose
+ * connection set each entry, so a gateway lets a user take over only their own client ids. The
+ * epoch changes at every start, so records of a killed gateway are recognisably stale once its
+ * heartbeats stop. Coalescing happens in the caller (gw_doc flushes changed entries once per
+ * window).
  */
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -50,6 +52,11 @@ gw_presence_t *gw_presence_new(gw_t *gw, char *errbuf, size_t errlen)
             return NULL;
         }
     }
+    if (quire_kafka_conf_stats(conf, gw->metrics, "gateway-presence", 1000, errbuf, errlen)) {
+        rd_kafka_conf_destroy(conf);
+        free(p);
+        return NULL;
+    }
     char err[512];
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!p->rk) {
@@ -70,18 +77,21 @@ void gw_presence_destroy(gw_presence_t *p)
     free(p);
 }
 
-void gw_presence_publish(gw_presence_t *p, const char *doc_id, const uint8_t *update, size_t len)
+void gw_presence_publish(gw_presence_t *p, const char *doc_id, const uint8_t *update, size_t len,
+                         const char *const *users, size_t nusers)
 {
     const char *gid = p->gw->conf.gateway_id;
     size_t gl = strlen(gid);
-    size_t cap = 3 + 8 + gl + 8 + 8 + 8 + len;
+    size_t cap = 3 + 8 + gl + 8 + 8 + 8 + len + 8;
+    for (size_t i = 0; i < nusers; i++)
+        cap += 8 + strlen(users[i]);
     uint8_t *buf = malloc(cap);
     if (!buf)
         return;
     size_t o = 0;
     buf[o++] = 'Q';
     buf[o++] = 'P';
-    buf[o++] = 1;
+    buf[o++] = 2;
     o += gw_put_varuint(buf + o, gl);
     memcpy(buf + o, gid, gl);
     o += gl;
@@ -91,6 +101,13 @@ void gw_presence_publish(gw_presence_t *p, const char *doc_id, const uint8_t *up
     if (len)
         memcpy(buf + o, update, len);
     o += len;
+    o += gw_put_varuint(buf + o, nusers);
+    for (size_t i = 0; i < nusers; i++) {
+        size_t ul = strlen(users[i]);
+        o += gw_put_varuint(buf + o, ul);
+        memcpy(buf + o, users[i], ul);
+        o += ul;
+    }
     rd_kafka_resp_err_t err = rd_kafka_producev(
         p->rk, RD_KAFKA_V_TOPIC(p->gw->topic_presence), RD_KAFKA_V_KEY(doc_id, strlen(doc_id)),
         RD_KAFKA_V_VALUE(buf, o), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END);
@@ -101,23 +118,34 @@ void gw_presence_publish(gw_presence_t *p, const char *doc_id, const uint8_t *up
     rd_kafka_poll(p->rk, 0);
 }
 
-int gw_presence_decode(const uint8_t *buf, size_t len, char *gateway, size_t gwlen, uint64_t *epoch,
-                       int *kind, const uint8_t **update, size_t *ulen)
+int gw_presence_decode(const uint8_t *buf, size_t len, gw_presence_rec_t *r)
 {
-    if (!buf || len < 3 || buf[0] != 'Q' || buf[1] != 'P' || buf[2] != 1)
+    if (!buf || len < 3 || buf[0] != 'Q' || buf[1] != 'P' || buf[2] != 2)
         return -1;
     yjs_wire_t w = {buf + 3, buf + len};
-    uint64_t gl, k, ul;
-    if (!yjs_wire_varuint(&w, &gl) || gl == 0 || gl >= gwlen || gl > yjs_wire_left(&w))
+    uint64_t gl, k, ul, n;
+    if (!yjs_wire_varuint(&w, &gl) || gl == 0 || gl >= sizeof r->gateway || gl > yjs_wire_left(&w))
         return -1;
-    memcpy(gateway, w.pos, gl);
-    gateway[gl] = '\0';
+    memcpy(r->gateway, w.pos, gl);
+    r->gateway[gl] = '\0';
     w.pos += gl;
-    if (!yjs_wire_varuint(&w, epoch) || !yjs_wire_varuint(&w, &k) || k > 1 ||
-        !yjs_wire_varuint(&w, &ul) || ul != yjs_wire_left(&w))
+    if (!yjs_wire_varuint(&w, &r->epoch) || !yjs_wire_varuint(&w, &k) || k > 1 ||
+        !yjs_wire_varuint(&w, &ul) || ul > yjs_wire_left(&w))
         return -1;
-    *kind = (int)k;
-    *update = w.pos;
-    *ulen = (size_t)ul;
-    return 0;
+    r->kind = (int)k;
+    r->update = w.pos;
+    r->len = (size_t)ul;
+    w.pos += ul;
+    if (!yjs_wire_varuint(&w, &n) || n > GW_AWARENESS_MAX_ENTRIES)
+        return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t l;
+        if (!yjs_wire_varuint(&w, &l) || l == 0 || l > QUIRE_USER_MAX || l > yjs_wire_left(&w))
+            return -1;
+        r->users[i] = (const char *)w.pos;
+        r->user_lens[i] = (size_t)l;
+        w.pos += l;
+    }
+    r->nusers = (size_t)n;
+    return yjs_wire_left(&w) == 0 ? 0 : -1;
 }

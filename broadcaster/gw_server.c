@@ -175,6 +175,17 @@ static int user_count(gw_t *gw, const char *user)
     return u ? u->count : 0;
 }
 
+/* Copies a token, refusing (empty result) one longer than any valid token. */
+static void copy_token(char *dst, const char *src)
+{
+    size_t n = strlen(src);
+    if (n > QUIRE_TOKEN_MAX_LEN) {
+        dst[0] = '\0';
+        return;
+    }
+    memcpy(dst, src, n + 1);
+}
+
 static void check_upgrade(gw_t *gw, struct lws *wsi, upgrade_t *u)
 {
     memset(u, 0, sizeof *u);
@@ -208,7 +219,7 @@ static void check_upgrade(gw_t *gw, struct lws *wsi, upgrade_t *u)
     if (alen > 0 && alen < (int)sizeof hdr &&
         lws_hdr_copy(wsi, hdr, sizeof hdr, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
         strncasecmp(hdr, "Bearer ", 7) == 0)
-        snprintf(token, sizeof token, "%s", hdr + 7);
+        copy_token(token, hdr + 7);
     for (int i = 0; i < 16; i++) {
         char arg[QUIRE_TOKEN_MAX_LEN + 16];
         int n = lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i);
@@ -217,7 +228,7 @@ static void check_upgrade(gw_t *gw, struct lws *wsi, upgrade_t *u)
         if (strcmp(arg, "quire=1") == 0)
             u->ext = true;
         else if (!token[0] && strncmp(arg, "token=", 6) == 0)
-            snprintf(token, sizeof token, "%s", arg + 6);
+            copy_token(token, arg + 6);
     }
     if (!token[0] && origin[0]) { /* browsers: the HttpOnly cookie, only from allowed origins */
         int clen = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COOKIE);

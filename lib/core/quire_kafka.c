@@ -5,6 +5,10 @@
 #include <string.h>
 
 #include "quire_log.h"
+#include "quire_metrics.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
 
 char *quire_kafka_topic(const char *prefix, const char *suffix, char *buf, size_t len)
 {
@@ -154,4 +158,65 @@ int32_t quire_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeo
         rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
     return n;
+}
+
+typedef struct stats_ctx_s {
+    quire_metrics_t *metrics;
+    char label[48];
+} stats_ctx_t;
+
+/* librdkafka's statistics JSON: brokers.<name>.req.<RequestType> = count since start. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    stats_ctx_t *ctx = rd_kafka_opaque(rk);
+    (void)opaque;
+    if (!ctx || !ctx->metrics)
+        return 0;
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    cJSON *brokers = cJSON_GetObjectItemCaseSensitive(root, "brokers");
+    cJSON *totals = cJSON_CreateObject();
+    for (cJSON *b = brokers ? brokers->child : NULL; b; b = b->next) {
+        cJSON *nodeid = cJSON_GetObjectItemCaseSensitive(b, "nodeid");
+        if (cJSON_IsNumber(nodeid) && nodeid->valuedouble < 0)
+            continue; /* bootstrap placeholders duplicate the real brokers' counts */
+        cJSON *req = cJSON_GetObjectItemCaseSensitive(b, "req");
+        for (cJSON *r = req ? req->child : NULL; r; r = r->next) {
+            if (!cJSON_IsNumber(r) || r->valuedouble == 0)
+                continue;
+            cJSON *t = cJSON_GetObjectItemCaseSensitive(totals, r->string);
+            if (t)
+                cJSON_SetNumberValue(t, t->valuedouble + r->valuedouble);
+            else
+                cJSON_AddNumberToObject(totals, r->string, r->valuedouble);
+        }
+    }
+    for (cJSON *t = totals->child; t; t = t->next) {
+        char labels[128];
+        snprintf(labels, sizeof labels, "client=\"%s\",type=\"%s\"", ctx->label, t->string);
+        quire_metric_set(quire_metrics_add(ctx->metrics, QUIRE_METRIC_GAUGE,
+                                           "quire_kafka_requests_total", labels,
+                                           "Kafka requests sent since start, by type"),
+                         (int64_t)t->valuedouble);
+    }
+    cJSON_Delete(totals);
+    cJSON_Delete(root);
+    return 0; /* librdkafka frees json */
+}
+
+quire_err_t quire_kafka_conf_stats(rd_kafka_conf_t *conf, quire_metrics_t *metrics,
+                                   const char *label, int interval_ms, char *errbuf, size_t errlen)
+{
+    char ms[16];
+    snprintf(ms, sizeof ms, "%d", interval_ms);
+    if (quire_kafka_conf_set(conf, "statistics.interval.ms", ms, errbuf, errlen))
+        return QUIRE_ERR_CONFIG;
+    /* the context lives as long as the process: clients are few and long-lived */
+    stats_ctx_t *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return QUIRE_ERR_NOMEM;
+    ctx->metrics = metrics;
+    snprintf(ctx->label, sizeof ctx->label, "%s", label);
+    rd_kafka_conf_set_opaque(conf, ctx);
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
+    return QUIRE_OK;
 }

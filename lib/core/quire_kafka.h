@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "quire_err.h"
+#include "quire_metrics.h"
 
 #define QUIRE_TOPIC_DOC_UPDATES   "doc-updates"
 #define QUIRE_TOPIC_DOC_SNAPSHOTS "doc-snapshots"
@@ -39,6 +40,13 @@ rd_kafka_conf_t *quire_kafka_producer_conf(const char *brokers, const char *ling
  * auto commit and offset store off, auto.offset.reset=error, low fetch wait for latency. */
 rd_kafka_conf_t *quire_kafka_consumer_conf(const char *brokers, const char *group_id, char *errbuf,
                                            size_t errlen);
+
+/* Exports librdkafka's statistics (every interval_ms) as metrics: requests sent per type,
+ * summed over brokers — quire_kafka_requests_total{client="<label>",type="Fetch"} — so that
+ * what a client sends to Kafka is measured, not assumed (I4). `metrics` must outlive the
+ * client; `label` is copied. */
+quire_err_t quire_kafka_conf_stats(rd_kafka_conf_t *conf, quire_metrics_t *metrics,
+                                   const char *label, int interval_ms, char *errbuf, size_t errlen);
 
 /* Number of partitions of a topic from cluster metadata (-1 on error; errbuf filled). */
 int32_t quire_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errbuf,
