@@ -2,10 +2,11 @@
 // exactly-once across crashes (I3). kill -9 at random moments during a long stream, 20 times,
 // with two instances rebalancing; PostgreSQL stopped in immediate mode and restarted; after each,
 // `quire verify` proves the read model equals a fresh replay — nothing applied twice, nothing
-// skipped. And an idle projector and api issue no PostgreSQL queries (I4).
+// skipped. `quire replay` rebuilds the same read model. And an idle projector and api issue no
+// PostgreSQL queries (I4).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startApi, token, uniqueId, stackCtl, sleep, waitFor } from './lib/stack.mjs'
+import { startApi, token, uniqueId, stackCtl, sleep, waitFor, quire } from './lib/stack.mjs'
 import { Y, startProjector, psql, verify, waitCaughtUp } from './lib/readmodel.mjs'
 
 const tok = token('writer')
@@ -122,5 +123,45 @@ test('an idle projector and api issue no PostgreSQL queries (I4)', async () => {
   } finally {
     await api.stop()
     await projector.stop()
+  }
+})
+
+test('quire replay rebuilds the same read model from the log', async () => {
+  const api = await startApi('api-replay')
+  let projector = await startProjector('projector-replay')
+  try {
+    const docs = Array.from({ length: 5 }, (_, i) => uniqueId(`replay${i}`))
+    const auth = { Authorization: `Bearer ${tok}` }
+    let last = 0
+    for (const [i, doc] of docs.entries()) {
+      const d = new Y.Doc()
+      d.getText('t').insert(0, `replayed ${i}`)
+      d.getMap('m').set('i', i)
+      const r = await fetch(`${api.url}/v1/docs/${doc}/updates`, {
+        method: 'POST', headers: { ...auth, 'Content-Type': 'application/octet-stream' }, body: Y.encodeStateAsUpdate(d)
+      })
+      assert.equal(r.status, 201)
+      last = (await r.json()).version
+    }
+    const before = []
+    for (const doc of docs) before.push(await fetch(`${api.url}/v1/docs/${doc}?min_version=0`, { headers: auth }).then((r) => r.json()))
+    await waitCaughtUp()
+    await projector.stop()
+    const out = quire(['replay', '--yes', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    assert.equal(typeof out, 'string')
+    const v = verify()
+    assert.equal(v.code, 0, v.out)
+    for (const [i, doc] of docs.entries()) {
+      const after = await fetch(`${api.url}/v1/docs/${doc}`, { headers: auth }).then((r) => r.json())
+      assert.deepEqual(after.content, before[i].content)
+      assert.deepEqual(after.content, { t: `replayed ${i}`, m: { i } })
+      assert.equal(after.version, before[i].version)
+      assert.equal(after.counts.events, before[i].counts.events)
+    }
+    assert.ok(last >= 0)
+    projector = await startProjector('projector-replay')
+  } finally {
+    await projector.stop()
+    await api.stop()
   }
 })
