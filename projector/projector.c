@@ -61,6 +61,8 @@ static void sb_reserve(sbuf_t *b, size_t more)
 }
 static void sb_put(sbuf_t *b, const void *s, size_t n)
 {
+    if (n == 0)
+        return;
     sb_reserve(b, n);
     if (b->oom)
         return;

@@ -36,8 +36,10 @@ static void test_get_put_replace(void **state)
     doc_cache_put(c, e1);
     doc_cache_entry_t *g = doc_cache_get(c, "a");
     assert_ptr_equal(g, e1);
-    doc_cache_put(c, entry("a", 11, 100)); /* replaces */
-    doc_cache_release(entry("b", 1, 1));   /* never inserted: freed at once */
+    doc_cache_entry_t *e2 = entry("a", 11, 100);
+    doc_cache_put(c, e2); /* replaces */
+    doc_cache_release(e2);
+    doc_cache_release(entry("b", 1, 1)); /* never inserted: freed at once */
     doc_cache_entry_t *g2 = doc_cache_get(c, "a");
     assert_int_equal(g2->version, 11);
     /* the old reference still reads its own version */
