@@ -382,7 +382,7 @@ uint32_t yd_find(const ydoc_t *d, uint32_t client, uint32_t clock)
     return d->cl[client].blk[b]->idx[o];
 }
 
-static bool idx_dir_insert(yclient_t *c, uint32_t at, yblk_t *k, uint32_t first)
+static bool idx_dir_insert(ydoc_t *d, yclient_t *c, uint32_t at, yblk_t *k, uint32_t first)
 {
     if (c->nblk == c->blkcap) {
         uint32_t nc = c->blkcap ? c->blkcap * 2 : 4;
@@ -394,6 +394,7 @@ static bool idx_dir_insert(yclient_t *c, uint32_t at, yblk_t *k, uint32_t first)
         if (!nf)
             return false;
         c->first = nf;
+        d->cmem += (size_t)(nc - c->blkcap) * (sizeof *nb + sizeof *nf);
         c->blkcap = nc;
     }
     memmove(c->blk + at + 1, c->blk + at, (c->nblk - at) * sizeof *c->blk);
@@ -420,12 +421,13 @@ static bool idx_insert(ydoc_t *d, yclient_t *c, uint32_t b, uint32_t o, uint32_t
         nk->n = YBLK_CAP - half;
         memcpy(nk->idx, k->idx + half, nk->n * sizeof *k->idx);
         k->n = half;
-        if (!idx_dir_insert(c, b + 1, nk, nk->n ? d->it[nk->idx[0]].clock : 0)) {
+        if (!idx_dir_insert(d, c, b + 1, nk, nk->n ? d->it[nk->idx[0]].clock : 0)) {
             memcpy(k->idx + half, nk->idx, nk->n * sizeof *k->idx);
             k->n = YBLK_CAP;
             free(nk);
             return false;
         }
+        d->cmem += sizeof *nk;
         if (o >= half) {
             b++;
             o -= half;
@@ -440,13 +442,14 @@ static bool idx_insert(ydoc_t *d, yclient_t *c, uint32_t b, uint32_t o, uint32_t
     return true;
 }
 
-static void idx_remove(yclient_t *c, const ydoc_t *d, uint32_t b, uint32_t o)
+static void idx_remove(yclient_t *c, ydoc_t *d, uint32_t b, uint32_t o)
 {
     yblk_t *k = c->blk[b];
     memmove(k->idx + o, k->idx + o + 1, (k->n - o - 1) * sizeof *k->idx);
     k->n--;
     if (k->n == 0) {
         free(k);
+        d->cmem -= sizeof *k;
         memmove(c->blk + b, c->blk + b + 1, (c->nblk - b - 1) * sizeof *c->blk);
         memmove(c->first + b, c->first + b + 1, (c->nblk - b - 1) * sizeof *c->first);
         c->nblk--;
@@ -465,10 +468,11 @@ static bool idx_append(ydoc_t *d, yclient_t *c, uint32_t item)
         if (!k)
             return false;
         k->n = 0;
-        if (!idx_dir_insert(c, 0, k, d->it[item].clock)) {
+        if (!idx_dir_insert(d, c, 0, k, d->it[item].clock)) {
             free(k);
             return false;
         }
+        d->cmem += sizeof *k;
     }
     uint32_t b = c->nblk - 1;
     return idx_insert(d, c, b, c->blk[b]->n, item);
@@ -476,7 +480,7 @@ static bool idx_append(ydoc_t *d, yclient_t *c, uint32_t item)
 
 /* ---- content buffers ---- */
 
-static bool cbuf_reserve(yclient_t *c, size_t n)
+static bool cbuf_reserve(ydoc_t *d, yclient_t *c, size_t n)
 {
     if ((uint64_t)c->clen + n > UINT32_MAX)
         return false;
@@ -492,14 +496,15 @@ static bool cbuf_reserve(yclient_t *c, size_t n)
     if (!p)
         return false;
     c->cbuf = p;
+    d->cmem += (size_t)nc - c->ccap;
     c->ccap = (uint32_t)nc;
     return true;
 }
 
 /* Appends bytes; returns their offset, or UINT32_MAX on failure. */
-static uint32_t cbuf_append(yclient_t *c, const uint8_t *p, size_t n)
+static uint32_t cbuf_append(ydoc_t *d, yclient_t *c, const uint8_t *p, size_t n)
 {
-    if (!cbuf_reserve(c, n))
+    if (!cbuf_reserve(d, c, n))
         return UINT32_MAX;
     uint32_t off = c->clen;
     if (n)
@@ -551,7 +556,9 @@ static bool cbuf_compact(ydoc_t *d, uint32_t ci)
     free(c->cbuf);
     c->cbuf = nb;
     c->clen = pos;
+    d->cmem -= c->ccap;
     c->ccap = live ? (uint32_t)live : 1;
+    d->cmem += c->ccap;
     c->cgarbage = 0;
     return true;
 }
@@ -979,7 +986,7 @@ static bool content_merge(ydoc_t *d, yitem_t *l, const yitem_t *r)
         } else {
             yclient_t *c = &d->cl[l->client];
             size_t n = (size_t)l->cbytes + r->cbytes + 2 * YJS_TEXT_FFFD_LEN;
-            if (!cbuf_reserve(c, n))
+            if (!cbuf_reserve(d, c, n))
                 return false;
             uint8_t *out = c->cbuf + c->clen;
             size_t k = put_string(out, c->cbuf + l->coff, l->cbytes, l->flags, false, true);
@@ -1311,7 +1318,7 @@ static bool store_content(ydoc_t *d, uint32_t ci, const yjs_struct_t *s, yitem_t
     case YJS_CONTENT_BINARY:
     case YJS_CONTENT_EMBED:
         n = ct->body.len;
-        off = cbuf_append(c, ct->body.ptr, n);
+        off = cbuf_append(d, c, ct->body.ptr, n);
         break;
     case YJS_CONTENT_FORMAT:
     case YJS_CONTENT_DOC: {
@@ -1327,11 +1334,11 @@ static bool store_content(ydoc_t *d, uint32_t ci, const yjs_struct_t *s, yitem_t
         }
         hdr[h++] = (uint8_t)v;
         n = h + a->len + b->len;
-        if (!cbuf_reserve(c, n))
+        if (!cbuf_reserve(d, c, n))
             return false;
-        off = cbuf_append(c, hdr, h);
-        cbuf_append(c, a->ptr, a->len);
-        cbuf_append(c, b->ptr, b->len);
+        off = cbuf_append(d, c, hdr, h);
+        cbuf_append(d, c, a->ptr, a->len);
+        cbuf_append(d, c, b->ptr, b->len);
         break;
     }
     default: /* Deleted, Type */
@@ -1700,6 +1707,10 @@ void yd_upd_free(yupd_t *u)
     if (u->owner) {
         yd_return(u->owner, u->slot, u->g, u->gcap * sizeof *u->g);
         yd_return(u->owner, YS_RANGES, u->r, u->rcap * sizeof *u->r);
+        if (u->slot == YS_GROUPS) {
+            yd_return(u->owner, YS_STASH, u->st, u->stcap * sizeof *u->st);
+            yd_return(u->owner, YS_STASH_DS, u->sd, u->sdcap * sizeof *u->sd);
+        }
     } else {
         free(u->g);
         free(u->r);
@@ -1707,7 +1718,9 @@ void yd_upd_free(yupd_t *u)
     u->owner = NULL;
     u->g = NULL;
     u->r = NULL;
-    u->ng = u->gcap = u->nr = u->rcap = 0;
+    u->st = NULL;
+    u->sd = NULL;
+    u->ng = u->gcap = u->nr = u->rcap = u->nst = u->stcap = u->nsd = u->sdcap = 0;
 }
 
 /* Reads the headers of empty groups at the decoder's position (Yjs lets an empty group replace
@@ -1764,6 +1777,9 @@ quire_err_t yd_upd_read(ydoc_t *owner, int slot, const uint8_t *update, size_t l
     u->nstructs = u->nranges = 0;
     u->content_bytes = 0;
     u->simple = false;
+    u->st = NULL;
+    u->sd = NULL;
+    u->nst = u->stcap = u->nsd = u->sdcap = 0;
     if (owner) {
         size_t c;
         u->owner = owner;
@@ -1772,6 +1788,15 @@ quire_err_t yd_upd_read(ydoc_t *owner, int slot, const uint8_t *update, size_t l
         u->gcap = c / sizeof *u->g;
         u->r = yd_borrow(owner, YS_RANGES, &c);
         u->rcap = c / sizeof *u->r;
+        if (slot == YS_GROUPS) {
+            u->st = yd_borrow(owner, YS_STASH, &c);
+            u->stcap = c / sizeof *u->st;
+            u->sd = yd_borrow(owner, YS_STASH_DS, &c);
+            u->sdcap = c / sizeof *u->sd;
+            if (!growz((void **)&u->st, &u->stcap, YD_STASH, sizeof *u->st) ||
+                !growz((void **)&u->sd, &u->sdcap, YD_STASH, sizeof *u->sd))
+                return yd_set_err(ret_error, QUIRE_ERR_NOMEM, NULL, "out of memory");
+        }
     }
     yjs_decoder_t dec;
     quire_err_t err = yjs_decode_init(&dec, update, len, limits, flags & YJS_DECODE_SKIM);
@@ -1811,9 +1836,12 @@ quire_err_t yd_upd_read(ydoc_t *owner, int slot, const uint8_t *update, size_t l
             }
             /* the structs are re-read from here, already validated: skim them */
             snap.flags |= YJS_DECODE_SKIM;
-            u->g[u->ng++] = (ygrp_t){.client = s.id.client, .n = dec.structs_left + 1, .dec = snap};
+            u->g[u->ng++] = (ygrp_t){
+                .client = s.id.client, .n = dec.structs_left + 1, .first = u->nst, .dec = snap};
         }
         u->g[u->ng - 1].end = yjs_struct_end(&s);
+        if (u->st && u->nstructs < YD_STASH)
+            u->st[u->nst++] = s;
         u->nstructs++;
         if (s.kind == YJS_KIND_ITEM)
             u->content_bytes += s.content.body.len + s.content.key.len + 16;
@@ -1836,6 +1864,8 @@ quire_err_t yd_upd_read(ydoc_t *owner, int slot, const uint8_t *update, size_t l
     uint64_t c, k, l;
     int r;
     while ((r = yjs_decode_next_delete(&dec, &c, &k, &l)) > 0) {
+        if (u->sd && u->nranges < YD_STASH)
+            u->sd[u->nsd++] = (yjs_ds_range_t){c, k, l};
         u->nranges++;
         if (u->simple) {
             uint64_t fin = STATE_OF(c);
@@ -1947,6 +1977,7 @@ typedef struct yrun_s {
     size_t nmissing, missingcap;
     uint64_t integrated;
     quire_err_t err;
+    bool borrowed; /* holds scratch arrays (run_init) */
 } yrun_t;
 
 /* A hash map whose arrays are scratch (emptied on return). */
@@ -1976,7 +2007,7 @@ static void hm_return(ydoc_t *d, int ks, int vs, yhmap_t *m)
 static void run_free(yrun_t *r)
 {
     ydoc_t *d = r->d;
-    if (!d)
+    if (!d || !r->borrowed)
         return;
     yd_return(d, YS_CUR, r->cur, r->curcap * sizeof *r->cur);
     yd_return(d, YS_ORDER, r->order, r->ordercap * sizeof *r->order);
@@ -2153,6 +2184,7 @@ static quire_err_t run_init(yrun_t *r, ydoc_t *d, const yupd_t *u)
 {
     size_t cb;
     r->d = d;
+    r->borrowed = true;
     r->ncur = 0;
     r->cur = yd_borrow(d, YS_CUR, &cb);
     r->curcap = cb / sizeof *r->cur;
@@ -2257,8 +2289,11 @@ static void run_simple(yrun_t *r, const yupd_t *u)
         const ygrp_t *g = &u->g[order[k]];
         yjs_decoder_t dec = g->dec;
         yjs_struct_t s;
+        bool stashed = u->nstructs <= YD_STASH && u->st;
         for (uint64_t i = 0; i < g->n; i++) {
-            if (yjs_decode_next_struct(&dec, &s) != 1) {
+            if (stashed) {
+                s = u->st[g->first + i];
+            } else if (yjs_decode_next_struct(&dec, &s) != 1) {
                 r->err = QUIRE_ERR_INTERNAL;
                 return;
             }
@@ -2445,13 +2480,18 @@ static quire_err_t ds_first(ydsrun_t *x, const yupd_t *u, yjs_ds_t *ret_held)
 {
     yjs_ds_t r1 = {0}, r2 = {0};
     quire_err_t err = QUIRE_OK;
-    yjs_decoder_t dec = u->ds;
-    uint64_t c, k, l;
-    int r;
-    while (err == QUIRE_OK && (r = yjs_decode_next_delete(&dec, &c, &k, &l)) > 0)
-        err = ds_range(x, c, k, l, &r1);
-    if (err == QUIRE_OK && r < 0)
-        err = QUIRE_ERR_INTERNAL;
+    if (u->sd && u->nranges <= YD_STASH) {
+        for (size_t i = 0; err == QUIRE_OK && i < u->nsd; i++)
+            err = ds_range(x, u->sd[i].client, u->sd[i].clock, u->sd[i].len, &r1);
+    } else {
+        yjs_decoder_t dec = u->ds;
+        uint64_t c, k, l;
+        int r;
+        while (err == QUIRE_OK && (r = yjs_decode_next_delete(&dec, &c, &k, &l)) > 0)
+            err = ds_range(x, c, k, l, &r1);
+        if (err == QUIRE_OK && r < 0)
+            err = QUIRE_ERR_INTERNAL;
+    }
     const ydoc_t *d = x->d;
     for (size_t i = 0; err == QUIRE_OK && i < d->npds; i++)
         err = ds_range(x, d->pds[i].client, d->pds[i].clock, d->pds[i].len, &r2);
@@ -3144,11 +3184,7 @@ size_t ydoc_memory(const ydoc_t *doc)
     size_t m = sizeof *doc;
     m += (size_t)doc->itcap * sizeof *doc->it;
     m += (size_t)doc->clcap * sizeof *doc->cl + hm_mem(&doc->clmap);
-    for (uint32_t i = 0; i < doc->ncl; i++) {
-        const yclient_t *c = &doc->cl[i];
-        m += (size_t)c->nblk * sizeof(yblk_t) + (size_t)c->blkcap * (sizeof(void *) + 4);
-        m += c->ccap;
-    }
+    m += doc->cmem; /* per-client blocks, directories and content buffers */
     m += (size_t)doc->tycap * sizeof *doc->ty + (size_t)doc->sqcap * sizeof *doc->sq;
     m += hm_mem(&doc->seqmap) + hm_mem(&doc->rootmap) + (size_t)doc->rootcap * 4;
     m += doc->keys.cap + (size_t)doc->keys.kcap * 8 + (size_t)doc->keys.scap * 4;

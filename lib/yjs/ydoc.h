@@ -53,7 +53,8 @@
  * cleanup (a local edit a Yjs doc makes after remote changes that touch formatted text, which
  * clients broadcast as their own updates — the server document stays a pure function of the
  * log; until a client's cleanup arrives, toDelta may show a run split into two ops with equal
- * attributes where a Yjs doc shows one), and Y.Map key order in toJSON depends on integration
+ * attributes where a Yjs doc shows one, and, rarely, with concurrent formatting, formatting a
+ * Yjs doc's cleanup removed), and Y.Map key order in toJSON depends on integration
  * order in Yjs as in quire (YDOC_JSON_SORT_KEYS gives an order independent of history).
  */
 #ifndef YDOC_H

@@ -153,6 +153,8 @@ enum {
     YS_TX_MS,
     YS_TX_CHG,
     YS_TX_WORK,
+    YS_STASH,
+    YS_STASH_DS,
     YS_NSLOTS
 };
 
@@ -166,6 +168,7 @@ struct ydoc_s {
 
     yclient_t *cl;
     uint32_t ncl, clcap;
+    size_t cmem;   /* bytes of all clients' blocks, block directories and content buffers */
     yhmap_t clmap; /* client id → client index + 1 */
 
     ytype_t *ty;
@@ -199,6 +202,7 @@ struct ydoc_s {
  * and returned (kept up to YD_SCRATCH_KEEP bytes each), so a call allocates nothing in the
  * common case. A slot borrowed twice gives NULL the second time (the borrower allocates). */
 #define YD_SCRATCH_KEEP ((size_t)1 << 20)
+#define YD_STASH        16
 
 static inline void *yd_borrow(ydoc_t *d, int slot, size_t *ret_cap_bytes)
 {
@@ -258,6 +262,7 @@ typedef struct ygrp_s {
     uint64_t client;
     uint64_t n;        /* structs */
     uint64_t end;      /* clock after the last struct */
+    size_t first;      /* index of its first struct in the stash (yupd_t.st) */
     yjs_decoder_t dec; /* positioned before the group header */
 } ygrp_t;
 
@@ -275,6 +280,12 @@ typedef struct yupd_s {
      * client) and every delete range lies below the state after it — Yjs's loop then never
      * meets a missing dependency, and nothing can become pending. */
     bool simple;
+    /* Small updates (the common case: one edit) keep their decoded structs and delete ranges,
+     * so integration does not decode them again. Valid when n ≤ YD_STASH. */
+    yjs_struct_t *st;
+    size_t nst, stcap;
+    yjs_ds_range_t *sd;
+    size_t nsd, sdcap;
     yjs_client_range_t *r; /* clock ranges of the kept groups' structs (Skips excluded) */
     size_t nr, rcap;
 } yupd_t;
