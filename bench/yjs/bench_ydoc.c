@@ -7,9 +7,8 @@
  * <updates> is trace_updates.mjs's output: (u32 little-endian length, update v1) records, one
  * update per edit. Figures (medians of `runs` runs; the state load of 20 × runs):
  *
- *   integrate   a fresh document, ydoc_apply of every update (full validation), then the text
- *               materialised (ydoc_render of root "text") — what the projector does per event;
- *               also with YJS_DECODE_SKIM (updates validated at ingest, read back from the log)
+ *   integrate   a fresh document, ydoc_apply of every update (always fully validated), then
+ *               the text materialised (ydoc_render of root "text") — what the projector does
  *   load        ydoc_apply of the final state (ydoc_encode_state) into a fresh document and the
  *               text materialised — a gateway opening a document, a compactor loading a snapshot
  *   memory      ydoc_memory after every update (peak and final, ÷ the v1 size of the final
@@ -154,7 +153,7 @@ int main(int argc, char **argv)
     char *text = NULL;
     size_t text_len = 0;
 
-    /* integrate + materialise, strict and skim */
+    /* integrate + materialise */
     for (int r = 0; r < runs; r++) {
         double t0 = now_ms();
         ydoc_t *d = replay(&in, 0, NULL, &text, &text_len);
@@ -163,14 +162,6 @@ int main(int argc, char **argv)
         free(text);
     }
     double integ_best, integ = median(t, runs, &integ_best);
-    for (int r = 0; r < runs; r++) {
-        double t0 = now_ms();
-        ydoc_t *d = replay(&in, YJS_DECODE_SKIM, NULL, &text, &text_len);
-        t[r] = now_ms() - t0;
-        ydoc_destroy(d);
-        free(text);
-    }
-    double skim_best, skim = median(t, runs, &skim_best);
 
     /* memory, final state */
     size_t peak;
@@ -190,13 +181,13 @@ int main(int argc, char **argv)
     /* load the final state */
     int lruns = runs * 20;
     size_t loaded_mem = 0;
-    for (int mode = 0; mode < 2; mode++) {
+    {
         for (int r = 0; r < lruns; r++) {
             double t0 = now_ms();
             ydoc_t *l;
             if ((err = ydoc_new(NULL, &l)) != QUIRE_OK)
                 die("ydoc_new", err);
-            if ((err = ydoc_apply(l, state, state_len, mode ? YJS_DECODE_SKIM : 0, NULL, NULL)))
+            if ((err = ydoc_apply(l, state, state_len, 0, NULL, NULL)))
                 die("ydoc_apply(state)", err);
             char *s;
             size_t sl;
@@ -209,11 +200,8 @@ int main(int argc, char **argv)
             free(s);
             ydoc_destroy(l);
         }
-        if (mode == 0)
-            memcpy(t + lruns, t, (size_t)lruns * sizeof *t);
     }
-    double load_skim_best, load_skim = median(t, lruns, &load_skim_best);
-    double load_best, load = median(t + lruns, lruns, &load_best);
+    double load_best, load = median(t, lruns, &load_best);
 
     int same_state = -1, same_text = -1;
     if (cmp_state) {
@@ -232,10 +220,8 @@ int main(int argc, char **argv)
     printf("medians (best) of %d runs; load: of %d runs\n", runs, lruns);
     printf("integrate every update + text:  %8.1f ms (%.1f)  = %.0f ns/update\n", integ, integ_best,
            integ * 1e6 / (double)in.n);
-    printf("  ... skim (validated before):  %8.1f ms (%.1f)\n", skim, skim_best);
     printf("load final state + text:        %8.3f ms (%.3f)  state %zu bytes\n", load, load_best,
            state_len);
-    printf("  ... skim:                     %8.3f ms (%.3f)\n", load_skim, load_skim_best);
     printf("memory: peak %zu B (%.2f x state), final %zu B (%.2f x), trimmed %zu B (%.2f x), "
            "loaded %zu B (%.2f x); peak RSS %.1f MB\n",
            peak, (double)peak / (double)state_len, final_mem, (double)final_mem / (double)state_len,
@@ -255,15 +241,13 @@ int main(int argc, char **argv)
         }
         fprintf(f,
                 "{\"updates\":%zu,\"bytes\":%zu,\"runs\":%d,\"load_runs\":%d,"
-                "\"integrate_ms\":%.3f,\"integrate_best_ms\":%.3f,\"skim_ms\":%.3f,"
-                "\"skim_best_ms\":%.3f,\"load_ms\":%.4f,\"load_best_ms\":%.4f,"
-                "\"load_skim_ms\":%.4f,\"load_skim_best_ms\":%.4f,\"state_bytes\":%zu,"
+                "\"integrate_ms\":%.3f,\"integrate_best_ms\":%.3f,"
+                "\"load_ms\":%.4f,\"load_best_ms\":%.4f,\"state_bytes\":%zu,"
                 "\"peak_bytes\":%zu,\"final_bytes\":%zu,\"trimmed_bytes\":%zu,"
                 "\"loaded_bytes\":%zu,\"rss_mb\":%.1f,\"structs\":%" PRIu64
                 ",\"same_state\":%d,\"same_text\":%d}\n",
-                in.n, in.bytes, runs, lruns, integ, integ_best, skim, skim_best, load, load_best,
-                load_skim, load_skim_best, state_len, peak, final_mem, trimmed, loaded_mem, rss_mb,
-                st.structs, same_state, same_text);
+                in.n, in.bytes, runs, lruns, integ, integ_best, load, load_best, state_len, peak,
+                final_mem, trimmed, loaded_mem, rss_mb, st.structs, same_state, same_text);
         fclose(f);
     }
     free(text);

@@ -296,8 +296,19 @@ static uint32_t item_alloc(ydoc_t *d)
         i = d->itfree;
         d->itfree = d->it[i].right;
     } else {
-        if (!grow((void **)&d->it, &d->itcap, d->nit + 1, sizeof *d->it))
-            return 0;
+        if (d->nit == d->itcap) {
+            /* grow by a quarter: the item array is most of a document's memory */
+            uint64_t nc = (uint64_t)d->itcap + (d->itcap >> 2) + 64;
+            if (nc > UINT32_MAX - 1)
+                nc = UINT32_MAX - 1;
+            if (nc <= d->itcap)
+                return 0;
+            yitem_t *p = realloc(d->it, (size_t)nc * sizeof *p);
+            if (!p)
+                return 0;
+            d->it = p;
+            d->itcap = (uint32_t)nc;
+        }
         i = d->nit++;
     }
     d->nlive++;
@@ -685,7 +696,7 @@ quire_err_t ydoc_new(const ydoc_limits_t *limits, ydoc_t **ret_doc)
     d->nit = 1;
     d->nty = 1;
     d->nsq = 1;
-    if (!grow((void **)&d->it, &d->itcap, 1024, sizeof *d->it) ||
+    if (!grow((void **)&d->it, &d->itcap, 64, sizeof *d->it) ||
         !grow((void **)&d->ty, &d->tycap, 4, sizeof *d->ty) ||
         !grow((void **)&d->sq, &d->sqcap, 8, sizeof *d->sq)) {
         ydoc_destroy(d);
@@ -3189,6 +3200,9 @@ size_t ydoc_memory(const ydoc_t *doc)
     m += hm_mem(&doc->seqmap) + hm_mem(&doc->rootmap) + (size_t)doc->rootcap * 4;
     m += doc->keys.cap + (size_t)doc->keys.kcap * 8 + (size_t)doc->keys.scap * 4;
     m += doc->pend_len + doc->missingcap * sizeof(yjs_id_t) + doc->pdscap * sizeof(yjs_ds_range_t);
+    for (int i = 0; i < YS_NSLOTS; i++)
+        m += doc->scratch_cap[i];
+    m += (size_t)(doc->set_before.cap + doc->set_conflicting.cap) * 2 * sizeof(uint32_t);
     return m;
 }
 
@@ -3226,6 +3240,12 @@ quire_err_t ydoc_trim(ydoc_t *doc)
     for (uint32_t i = 0; i < doc->ncl; i++)
         if (doc->cl[i].cgarbage && !cbuf_compact(doc, i))
             return QUIRE_ERR_NOMEM;
+    /* scratch arrays come back on the next apply */
+    for (int i = 0; i < YS_NSLOTS; i++) {
+        free(doc->scratch[i]);
+        doc->scratch[i] = NULL;
+        doc->scratch_cap[i] = 0;
+    }
     /* give back the slack of the item array above the last used slot */
     uint32_t cap = doc->nit + 16;
     if (cap < doc->itcap) {
