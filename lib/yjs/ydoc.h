@@ -21,8 +21,8 @@
  *   - Strings returned by ydoc_root_name are borrowed from the document and stay valid until
  *     the next call that takes a non-const ydoc_t * (ydoc_apply, ydoc_trim, ydoc_destroy).
  *   - No globals: documents are independent. A document is thread-compatible, not thread-safe:
- *     one thread at a time (const functions may run concurrently with each other, never with a
- *     mutating call on the same document).
+ *     one thread at a time — const functions included (lookups update internal search hints);
+ *     different documents may be used by different threads freely.
  *
  * ERRORS (quire_err.h)
  *   QUIRE_ERR_EMPTY / _MALFORMED    the update or state vector is not valid (strict, as in
