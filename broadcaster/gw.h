@@ -98,6 +98,7 @@ typedef struct gw_ev_s {
     /* PRESENCE: data/len hold the whole record; rec points into it */
     gw_presence_rec_t rec;
     /* JOIN_DONE */
+    ydoc_t *doc; /* the loaded document (owned until taken) */
     quire_err_t err;
     int64_t version, position, high; /* doc version, P, partition high watermark */
     bool deleted;

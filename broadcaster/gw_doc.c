@@ -191,6 +191,13 @@ static void on_remote_presence(gw_t *gw, gw_doc_t *d, gw_ev_t *ev)
         broadcast(d, gw_frame_awareness(out, m), false);
 }
 
+/* Heartbeats come often enough that remote entries never expire while their gateway lives. */
+static int64_t heartbeat_us(gw_t *gw)
+{
+    int64_t t = gw->conf.presence_expire_ms * 1000 / 3;
+    return t < HEARTBEAT_US ? t : HEARTBEAT_US;
+}
+
 static void publish_entries(gw_t *gw, gw_doc_t *d, const gw_aw_entry_t *e, size_t n,
                             const char *const *users)
 {
@@ -236,7 +243,7 @@ static void presence_flush(gw_t *gw, gw_doc_t *d, int64_t now)
     }
     if (published)
         d->presence_beat_us = now;
-    else if (any_local && now - d->presence_beat_us > HEARTBEAT_US) {
+    else if (any_local && now - d->presence_beat_us > heartbeat_us(gw)) {
         gw_presence_publish(gw->presence, d->id, NULL, 0, NULL, 0);
         d->presence_beat_us = now;
     }
@@ -521,13 +528,10 @@ static void on_write(gw_t *gw, gw_conn_t *c, const uint8_t *update, size_t len)
         return;
     }
     w->seq = seq;
-    yjs_validation_t v = {0};
-    quire_err_t err = yjs_update_validate(update, len, NULL, 0, &v);
-    yjs_validation_deinit(&v);
     uint8_t *novel = NULL;
     size_t nlen = 0;
-    if (!err)
-        err = gw_state_novel(&d->st, update, len, &novel, &nlen);
+    /* validates the update fully, and keeps only what the log does not have */
+    quire_err_t err = gw_state_novel(&d->st, update, len, &novel, &nlen);
     if (err) {
         free(w);
         quire_metric_add(gw->m_refused, 1);
@@ -750,8 +754,8 @@ static void on_join_done(gw_t *gw, gw_ev_t *ev)
         return;
     }
     gw_state_deinit(&d->st);
-    gw_state_init(&d->st, ev->data, ev->len);
-    ev->data = NULL; /* owned by the state now */
+    gw_state_init(&d->st, ev->doc);
+    ev->doc = NULL; /* owned by the state now */
     d->version = ev->version;
     d->next = ev->position;
     d->high = ev->high;
@@ -759,8 +763,8 @@ static void on_join_done(gw_t *gw, gw_ev_t *ev)
     d->token = ++gw->next_token;
     gw->catching_up++;
     gw_part_t *part = part_of(gw, d->partition);
-    if (part->watchers++ == 0)
-        gw_kafka_watch_presence(gw->kafka, d->partition);
+    part->watchers++;
+    gw_kafka_watch_presence(gw->kafka, d->partition);
     gw_kafka_watch(gw->kafka, d->partition, ev->position, d->token);
     QLOG_DEBUG("document loaded", "doc=%s P=%lld high=%lld load_ms=%.1f", d->id,
                (long long)ev->position, (long long)ev->high,
@@ -938,7 +942,11 @@ void gw_doc_attach(gw_t *gw, gw_conn_t *c)
         d->phase = GW_DOC_LOADING;
         d->version = -1;
         d->join_started_us = gw_now_us();
-        gw_state_init(&d->st, NULL, 0);
+        if (gw_state_init(&d->st, NULL) != QUIRE_OK) {
+            free(d);
+            gw_conn_close(c, 1011, "out of memory");
+            return;
+        }
         if (gw_map_put_str(gw->docs, d->id, d) != 0) {
             doc_free(gw, d);
             gw_conn_close(c, 1011, "out of memory");

@@ -16,7 +16,7 @@
 #include "gw.h"
 #include "quire_log.h"
 #include "quire_pg.h"
-#include "yjs_update.h"
+#include "ydoc.h"
 
 typedef struct jreq_s {
     struct jreq_s *next;

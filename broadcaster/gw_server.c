@@ -58,6 +58,7 @@ void gw_ev_free(gw_ev_t *ev)
     if (!ev)
         return;
     free(ev->data);
+    ydoc_destroy(ev->doc);
     free(ev);
 }
 

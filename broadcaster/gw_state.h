@@ -1,13 +1,13 @@
 /*
- * gw_state — the gateway's copy of one document's Yjs state, behind a small interface so the
- * representation can change without touching the gateway's logic.
+ * gw_state — the gateway's copy of one document's Yjs state, behind a small interface.
  *
  * What the gateway needs: apply an update from the log; the state vector; the state diffed
  * against a client's state vector (SyncStep2); what a client's update adds that the state lacks
- * (so resends produce nothing); the size.
+ * (so resends produce nothing); an estimate of the encoded size (for the document limit).
  *
- * Representation: the merged update of everything applied (lib/yjs part 1, document-free). The
- * state vector is cached per version. Memory is the merged update's size.
+ * Representation: an integrated, garbage-collected Yjs document (lib/yjs ydoc), so memory stays
+ * proportional to the document's garbage-collected size however long its history. The encoded
+ * state vector is cached per version.
  */
 #ifndef GW_STATE_H
 #define GW_STATE_H
@@ -16,16 +16,16 @@
 #include <stdint.h>
 
 #include "quire_err.h"
+#include "ydoc.h"
 
 typedef struct gw_state_s {
-    uint8_t *update; /* merged state (owned) */
-    size_t len;
+    ydoc_t *doc; /* owned */
     uint8_t *sv; /* cached encoded state vector, NULL when stale */
     size_t sv_len;
 } gw_state_t;
 
-/* Takes ownership of update (malloc'd) — or starts empty when update is NULL. */
-void gw_state_init(gw_state_t *s, uint8_t *update, size_t len);
+/* Takes ownership of doc, or creates an empty one when doc is NULL. */
+quire_err_t gw_state_init(gw_state_t *s, ydoc_t *doc);
 void gw_state_deinit(gw_state_t *s);
 
 quire_err_t gw_state_apply(gw_state_t *s, const uint8_t *update, size_t len);
@@ -37,6 +37,12 @@ quire_err_t gw_state_diff(gw_state_t *s, const uint8_t *sv, size_t sv_len, uint8
 /* What update adds to the state: *ret = NULL when nothing (malloc'd otherwise). */
 quire_err_t gw_state_novel(gw_state_t *s, const uint8_t *update, size_t len, uint8_t **ret,
                            size_t *ret_len);
+/* An estimate of the encoded state's size in bytes. */
 size_t gw_state_size(const gw_state_t *s);
+/* Heap bytes held. */
+size_t gw_state_memory(const gw_state_t *s);
+
+/* The limits gateways give their documents (pending structs bounded, GC on). */
+void gw_state_limits(ydoc_limits_t *ret, size_t max_doc_bytes);
 
 #endif
