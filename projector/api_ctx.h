@@ -32,6 +32,7 @@ typedef struct api_ctx_s {
     struct doc_cache_s *cache;   /* rendered documents by version (doc_cache.h) */
     bool create_on_write;        /* the first authorised write may create a document */
     int min_version_wait_ms;     /* ?min_version= and create/delete answers wait at most this */
+    struct api_static_s *web;    /* the web app's files (api_static.h); NULL without --web-root */
 } api_ctx_t;
 
 /*

@@ -11,6 +11,7 @@
 #include "api_ctx.h"
 #include "api_notify.h"
 #include "api_routes.h"
+#include "api_static.h"
 #include "doc_cache.h"
 #include "quire_cmd.h"
 #include "quire_kafka.h"
@@ -30,6 +31,8 @@ typedef struct api_main_conf_s {
     bool create_on_write;
     int64_t min_version_wait_ms;
     int64_t cache_bytes;
+    char *web_root;
+    char *web_gateways;
 } api_main_conf_t;
 
 static const quire_cfg_opt_t api_opts[] = {
@@ -60,6 +63,10 @@ static const quire_cfg_opt_t api_opts[] = {
      "how long ?min_version= (and create/delete) wait for the read model"},
     {"cache-bytes", QUIRE_CFG_BYTES, "256MiB", 0, 64LL << 30,
      offsetof(api_main_conf_t, cache_bytes), 0, "rendered documents kept by version"},
+    {"web-root", QUIRE_CFG_STRING, "", 0, -1, offsetof(api_main_conf_t, web_root), 0,
+     "directory of the built web app (web/dist) served at /; empty: no web app"},
+    {"web-gateways", QUIRE_CFG_STRING, "", 0, -1, offsetof(api_main_conf_t, web_gateways), 0,
+     "comma-separated ws://host:port of the gateways the web app connects to (\"\" = same origin)"},
 };
 
 static const api_route_t routes[] = {
@@ -69,6 +76,11 @@ static const api_route_t routes[] = {
     {"DELETE", "/v1/docs/{id}", api_delete_doc, 0, 0},
     {"GET", "/v1/docs/{id}/state", api_get_doc_state, 0, 0},
     {"GET", "/v1/docs/{id}/history", api_get_history, 0, 0},
+    /* the web app (api_static.h); last, so API paths always win */
+    {"GET", "/", api_get_static, API_ROUTE_PUBLIC, 0},
+    {"GET", "/d/{id}", api_get_static, API_ROUTE_PUBLIC, 0},
+    {"GET", "/assets/{file}", api_get_static, API_ROUTE_PUBLIC, 0},
+    {"GET", "/{file}", api_get_static, API_ROUTE_PUBLIC, 0},
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -117,6 +129,13 @@ static int api_run(void *confp, int argc, char **argv)
         QLOG_ERROR("could not start the read path", "err=\"out of memory\"");
         goto out;
     }
+    if (conf->web_root && conf->web_root[0]) {
+        ctx.web = api_static_new(conf->web_root, conf->web_gateways, err, sizeof err);
+        if (!ctx.web) {
+            QLOG_ERROR("could not set up the web app", "err=\"%s\"", err);
+            goto out;
+        }
+    }
     api_conf_t ac = {
         .listen = conf->listen,
         .threads = (unsigned)conf->threads,
@@ -139,6 +158,7 @@ static int api_run(void *confp, int argc, char **argv)
     status = 0;
 out:
     api_destroy(api);
+    api_static_destroy(ctx.web);
     api_notify_destroy(ctx.notify);
     doc_cache_destroy(ctx.cache);
     ingest_destroy(ctx.ingest, 5000);
