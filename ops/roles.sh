@@ -25,15 +25,22 @@ start_roles() {
         start_role compactor compactor --admin-listen "127.0.0.1:$((ADMIN_PORT_BASE + 2))"
         started+=(compactor)
     fi
+    # The web app is served by the api at http://localhost:$API_PORT/ and connects to the gateways
+    # at ws://localhost:<port>: one host name, so the api's host-only cookies reach the gateways
+    # too (cookies ignore ports), which accept them from the app's Origin only.
+    local web_gateways="" web_origin="http://localhost:$API_PORT"
+    for p in $GATEWAY_PORTS; do web_gateways="${web_gateways:+$web_gateways,}ws://localhost:$p"; done
     if has_role api; then
-        start_role api api --listen "127.0.0.1:$API_PORT" --web-root "$QUIRE_ROOT/web/dist"
+        start_role api api --listen "127.0.0.1:$API_PORT" --web-root "$QUIRE_ROOT/web/dist" \
+            --web-gateways "$web_gateways"
         started+=(api)
     fi
     if has_role gateway; then
         for p in $GATEWAY_PORTS; do
             i=$((i + 1))
             start_role "gateway$i" gateway --listen "127.0.0.1:$p" \
-                --admin-listen "127.0.0.1:$((ADMIN_PORT_BASE + 10 + i))" --gateway-id "gw$i"
+                --admin-listen "127.0.0.1:$((ADMIN_PORT_BASE + 10 + i))" --gateway-id "gw$i" \
+                --allowed-origins "$web_origin"
             started+=("gateway$i")
         done
     fi
