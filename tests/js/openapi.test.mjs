@@ -155,6 +155,10 @@ test('every operation answers as documented', async () => {
   await call('DELETE', '/v1/docs/{id}', `/v1/docs/${doc}`, { headers: auth })
   await call('GET', '/v1/docs/{id}/history', `/v1/docs/${doc}/history`, { headers: auth })
   for (const p of ['/healthz', '/readyz', '/metrics']) await call('GET', p, p, {})
+  // the web app's paths (this api runs without --web-root: 404; tests/browser serves the app)
+  for (const [p, url] of [['/', '/'], ['/d/{id}', `/d/${doc}`], ['/assets/{file}', '/assets/main.js'], ['/{file}', '/sw.js']]) {
+    assert.equal((await call('GET', p, url, {})).status, 404)
+  }
   // an undocumented method on a documented path is refused
   const put = await fetch(`${api.url}/v1/docs/${doc}`, { method: 'PUT', headers: auth })
   assert.equal(put.status, 405)
