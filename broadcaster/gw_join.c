@@ -1,9 +1,8 @@
 /*
  * gw_join — worker threads that read a joining document's state from the read model
- * (DESIGN §4 "join without gaps"): in one REPEATABLE READ snapshot, the document row (state
- * covering its partition below `position`), the partition's next offset P, and the document's
- * indexed events at offsets >= position; merged, that state covers the partition up to P. Then
- * the partition's high watermark H, so the loop knows when the catch-up from P is complete.
+ * (DESIGN §4 "join without gaps"): readmodel_load gives, in one REPEATABLE READ snapshot, the
+ * state covering the document's partition up to P (the projector's next offset). Then the
+ * partition's high watermark H, so the loop knows when the catch-up from P is complete.
  * Blocking I/O happens here, never on the event loop.
  */
 #include <arpa/inet.h>
@@ -16,6 +15,7 @@
 #include "gw.h"
 #include "quire_log.h"
 #include "quire_pg.h"
+#include "readmodel.h"
 #include "ydoc.h"
 
 typedef struct jreq_s {
@@ -42,107 +42,58 @@ static int64_t be64(const char *p)
     return (int64_t)v;
 }
 
-static quire_err_t load(gw_join_t *j, PGconn *pg, const jreq_t *r, gw_ev_t *ev)
+/* A document the read model does not know yet: its state is empty and covers the partition up
+ * to the projector's next offset (events of it the projector has not reached are read from
+ * Kafka from there). */
+static quire_err_t load_new(gw_join_t *j, PGconn *pg, const jreq_t *r, gw_ev_t *ev)
 {
     char part[16];
     snprintf(part, sizeof part, "%d", r->partition);
-    PGresult *res = PQexec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    if (!ok)
+    const char *params[] = {j->gw->topic_updates, part};
+    PGresult *res = PQexecParams(pg,
+                                 "SELECT next_offset FROM projector_offsets WHERE topic = $1 AND "
+                                 "partition = $2::int",
+                                 2, NULL, params, NULL, NULL, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        PQclear(res);
         return QUIRE_ERR_PG;
-    quire_err_t err = QUIRE_ERR_PG;
-    const uint8_t **parts = NULL;
-    size_t *lens = NULL;
-    PGresult *row = NULL, *off = NULL, *evs = NULL;
-    const char *p1[] = {r->doc_id};
-    row = PQexecParams(pg,
-                       "SELECT lifecycle, version, position, ydoc FROM documents WHERE doc_id = $1",
-                       1, NULL, p1, NULL, NULL, 1);
-    if (PQresultStatus(row) != PGRES_TUPLES_OK)
-        goto out;
-    const char *p2[] = {j->gw->topic_updates, part};
-    off = PQexecParams(pg,
-                       "SELECT next_offset FROM projector_offsets WHERE topic = $1 AND "
-                       "partition = $2::int",
-                       2, NULL, p2, NULL, NULL, 1);
-    if (PQresultStatus(off) != PGRES_TUPLES_OK)
-        goto out;
-    int64_t position = 0, version = -1, P = 0;
-    bool deleted = false;
-    if (PQntuples(row) == 1) {
-        deleted = strcmp(PQgetvalue(row, 0, 0), "deleted") == 0;
-        version = be64(PQgetvalue(row, 0, 1));
-        position = be64(PQgetvalue(row, 0, 2));
     }
-    if (PQntuples(off) == 1)
-        P = be64(PQgetvalue(off, 0, 0));
-    char posbuf[24];
-    snprintf(posbuf, sizeof posbuf, "%lld", (long long)position);
-    const char *p3[] = {r->doc_id, posbuf};
-    evs = PQexecParams(pg,
-                       "SELECT \"offset\", kind, \"update\" FROM doc_events WHERE doc_id = $1 AND "
-                       "\"offset\" >= $2::bigint ORDER BY \"offset\"",
-                       2, NULL, p3, NULL, NULL, 1);
-    if (PQresultStatus(evs) != PGRES_TUPLES_OK)
-        goto out;
-    int n = PQntuples(evs);
-    parts = calloc((size_t)n + 1, sizeof *parts);
-    lens = calloc((size_t)n + 1, sizeof *lens);
-    if (!parts || !lens) {
-        err = QUIRE_ERR_NOMEM;
-        goto out;
-    }
-    size_t np = 0;
-    if (PQntuples(row) == 1 && PQgetlength(row, 0, 3) > 0) {
-        parts[np] = (const uint8_t *)PQgetvalue(row, 0, 3);
-        lens[np++] = (size_t)PQgetlength(row, 0, 3);
-    }
-    for (int i = 0; i < n; i++) {
-        int64_t o = be64(PQgetvalue(evs, i, 0));
-        uint16_t kind_be;
-        memcpy(&kind_be, PQgetvalue(evs, i, 1), 2);
-        int kind = ntohs(kind_be);
-        if (o > version)
-            version = o;
-        if (kind == EVENT_CODEC_KIND_DELETE)
-            deleted = true;
-        if (PQgetlength(evs, i, 2) > 0) {
-            parts[np] = (const uint8_t *)PQgetvalue(evs, i, 2);
-            lens[np++] = (size_t)PQgetlength(evs, i, 2);
-        }
-    }
-    uint8_t *merged = NULL;
-    size_t mlen = 0;
-    yjs_error_t yerr;
-    if (np == 0) {
-        merged = malloc(2);
-        if (merged) {
-            merged[0] = merged[1] = 0;
-            mlen = 2;
-        }
-        err = merged ? QUIRE_OK : QUIRE_ERR_NOMEM;
-    } else {
-        err = yjs_update_merge(parts, lens, np, NULL, YJS_DECODE_SKIM, &merged, &mlen, &yerr);
+    ev->position = PQntuples(res) == 1 ? be64(PQgetvalue(res, 0, 0)) : 0;
+    PQclear(res);
+    ev->version = -1;
+    ev->deleted = false;
+    return QUIRE_OK;
+}
+
+static quire_err_t load(gw_join_t *j, PGconn *pg, const jreq_t *r, gw_ev_t *ev)
+{
+    readmodel_doc_t d;
+    memset(&d, 0, sizeof d);
+    quire_err_t err = readmodel_load(pg, j->gw->topic_updates, r->doc_id, &d);
+    if (err == QUIRE_ERR_NOT_FOUND)
+        return load_new(j, pg, r, ev);
+    if (err)
+        return err;
+    ydoc_limits_t lim;
+    gw_state_limits(&lim, (size_t)j->gw->conf.max_doc_bytes);
+    ydoc_t *doc = NULL;
+    err = ydoc_new(&lim, &doc);
+    if (!err && d.state_len) {
+        yjs_error_t yerr;
+        err = ydoc_apply(doc, d.state, d.state_len, 0, NULL, &yerr);
         if (err)
-            QLOG_ERROR("could not merge a document's stored state", "doc=%s err=\"%s\"", r->doc_id,
+            QLOG_ERROR("could not load a document's stored state", "doc=%s err=\"%s\"", r->doc_id,
                        yerr.message);
     }
-    if (!err) {
-        ev->data = merged;
-        ev->len = mlen;
-        ev->version = version;
-        ev->position = P > position ? P : position;
-        ev->deleted = deleted;
+    if (err) {
+        ydoc_destroy(doc);
+    } else {
+        ev->doc = doc;
+        ev->version = d.version;
+        ev->position = d.next_offset;
+        ev->deleted = d.lifecycle == READMODEL_DELETED;
     }
-out:
-    free(parts);
-    free(lens);
-    PQclear(row);
-    PQclear(off);
-    PQclear(evs);
-    res = PQexec(pg, "COMMIT");
-    PQclear(res);
+    readmodel_doc_deinit(&d);
     return err;
 }
 

@@ -3,12 +3,15 @@
 // without re-producing what the log has (I10), presence across gateways.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { uniqueId, sleep, waitFor, eventsOf } from './lib/stack.mjs'
+import { uniqueId, sleep, waitFor, eventsOf, startApi, token } from './lib/stack.mjs'
 import { startGateway, connect, replay, sameDoc, contains, Y } from './lib/yclient.mjs'
+import { startProjector } from './lib/readmodel.mjs'
 
 const gwA = await startGateway('gw-a', ['--presence-expire', '3s'])
 const gwB = await startGateway('gw-b', ['--presence-expire', '3s'])
-after(async () => { await gwA.stop(); await gwB.stop() })
+const projector = await startProjector('projector-gw')
+const api = await startApi('api-gw')
+after(async () => { await gwA.stop(); await gwB.stop(); await projector.stop(); await api.stop() })
 
 function randomEdit (ydoc, rnd) {
   const t = ydoc.getText('t')
@@ -51,6 +54,15 @@ test('clients on two gateways edit one document concurrently and converge with t
     assert.equal(c.q.backwards, 0, 'no client saw a version go backwards (I5)')
     for (const w of c.writes.filter((x) => x.acked)) assert.ok(contains(fromLog, w.payload), 'acknowledged writes are in the log')
   }
+  // the read model, read at (at least) the last version any client saw, holds the same document
+  const lastSeen = Math.max(...clients.map((c) => c.q.version))
+  assert.ok(lastSeen >= 0)
+  const r = await fetch(`${api.url}/v1/docs/${doc}?min_version=${lastSeen}`, { headers: { Authorization: `Bearer ${token('alice')}` } })
+  assert.equal(r.status, 200, await r.clone().text())
+  const body = await r.json()
+  assert.ok(body.version >= lastSeen)
+  assert.equal(body.content.t, clients[0].text(), 'the read model equals every client')
+  assert.deepEqual(body.content.m, clients[0].ydoc.getMap('m').toJSON())
   for (const c of clients) c.close()
 })
 
