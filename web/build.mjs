@@ -1,13 +1,14 @@
 // Builds the web app into dist/: one hashed JS bundle and CSS file under dist/assets/ (cached
 // forever by `quire api`), index.html naming them, sw.js with the list of assets to keep
-// offline, and public/ copied as is. `npm run build`; ./ops/run does it.
+// offline, and public/ copied as is. `npm run build`; ./ops/run does it. `node build.mjs DIR`
+// builds into DIR instead (the browser tests build their own copy).
 import * as esbuild from 'esbuild'
 import fs from 'node:fs'
 import path from 'node:path'
 import crypto from 'node:crypto'
 
 const here = path.dirname(new URL(import.meta.url).pathname)
-const dist = path.join(here, 'dist')
+const dist = path.resolve(process.argv[2] || path.join(here, 'dist'))
 fs.rmSync(dist, { recursive: true, force: true })
 fs.mkdirSync(path.join(dist, 'assets'), { recursive: true })
 
@@ -41,4 +42,4 @@ const sw = fs.readFileSync(path.join(here, 'src/sw.js'), 'utf8')
   .replace('__ASSETS__', JSON.stringify(['/favicon.svg', ...assets]))
 fs.writeFileSync(path.join(dist, 'sw.js'), sw)
 const size = (p) => (fs.statSync(path.join(dist, p)).size / 1024).toFixed(0) + ' KiB'
-console.log(`web: dist/${js} (${size(js)}), dist/${css} (${size(css)}), sw ${version}`)
+console.log(`web: ${path.relative(process.cwd(), dist) || '.'}/${js} (${size(js)}), ${css} (${size(css)}), sw ${version}`)

@@ -147,13 +147,14 @@ export async function openEditor ({ mount, docId, user, role, gateway, gateways 
   let closedForGood = null // a permanent close: { code, message }
   let unconfirmed = true
   let lastNack = null
+  let nackedSinceSaved = false // a write was refused (Kafka did not confirm): say "not saved"
   let denied = false
   let gwIndex = Math.max(0, gateways.indexOf(gateway))
 
   const state = () => {
     const qs = q
     const confirmed = qs.connected && qs.sent > 0 && qs.acked === qs.sent
-    if (confirmed) unconfirmed = false
+    if (confirmed) { unconfirmed = false; nackedSinceSaved = false }
     let connection
     if (closedForGood) connection = 'closed'
     else if (!navigator.onLine) connection = 'offline'
@@ -163,7 +164,7 @@ export async function openEditor ({ mount, docId, user, role, gateway, gateways 
     let saved
     if (!canEdit) saved = 'readonly'
     else if (!unconfirmed) saved = 'saved'
-    else if (qs.connected) saved = 'saving'
+    else if (qs.connected && !nackedSinceSaved) saved = 'saving'
     else saved = 'unsaved'
     return {
       connection,
@@ -181,7 +182,7 @@ export async function openEditor ({ mount, docId, user, role, gateway, gateways 
 
   const q = attachQuire(provider, {
     onChange: emit,
-    onNack: (n) => { lastNack = n; emit() }
+    onNack: (n) => { lastNack = n; nackedSinceSaved = true; emit() }
   })
 
   ydoc.on('update', (update, origin) => {

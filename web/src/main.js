@@ -230,7 +230,10 @@ async function docView (docId) {
       conn.textContent = s.connection === 'closed' ? `Closed: ${s.closed.message}` : CONN_TEXT[s.connection]
       conn.title = `gateway ${s.gateway} · version ${s.version}`
       saved.dataset.state = s.saved
-      saved.textContent = s.saved === 'unsaved' && s.connection !== 'connected' ? 'Not saved — offline' : SAVED_TEXT[s.saved]
+      saved.textContent = s.saved !== 'unsaved' ? SAVED_TEXT[s.saved]
+        : s.connection === 'offline' ? 'Not saved — offline'
+          : s.nack ? 'Not saved — retrying' : SAVED_TEXT.unsaved
+      saved.title = s.nack ? `last refusal: ${s.nack.reason} (${s.nack.code})` : ''
       saved.dataset.version = s.version
       if (s.closed) { notice.hidden = false; notice.textContent = `This document is closed: ${s.closed.message}.` }
     },
