@@ -1,0 +1,300 @@
+// The web editor in a real browser (Debian's chromium, headless, driven by playwright-core)
+// against real quire roles: api serving the app, projector, two gateways, the test stack's Kafka
+// and PostgreSQL. Three people log in through the page: alice (owner), bob (editor), vera
+// (viewer). Screenshots go to $QUIRE_ARTIFACTS/browser/.
+//
+// What each test proves is in its name. The tests share the browser and the pages, in order.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import * as Y from '../js/node_modules/yjs/dist/yjs.mjs'
+import {
+  launchBrowser, startWebStack, createUser, unique, newPage, loginUI, openDoc, savedState, xml,
+  qstate, waitSaved, caretToEnd, pageGet, screenshot, waitFor
+} from './lib/browser.mjs'
+import { stackCtl, sleep } from '../js/lib/stack.mjs'
+
+const PASSWORD = 'correct horse battery staple'
+const run = unique('')
+const users = { alice: `alice${run}`, bob: `bob${run}`, vera: `vera${run}` }
+const doc = `web-${run}`
+let stack, browser
+const pages = {}
+
+before(async () => {
+  for (const u of Object.values(users)) createUser(u, PASSWORD)
+  stack = await startWebStack()
+  browser = await launchBrowser()
+})
+
+after(async () => {
+  await browser?.close().catch(() => {})
+  await stack?.stop()
+})
+
+// The document's content as the read model has it once it reached `version`.
+async function restContent (page, version) {
+  const r = await pageGet(page, `/v1/docs/${doc}?min_version=${version}`)
+  assert.equal(r.status, 200, `GET /v1/docs/${doc}?min_version=${version}: ${r.text}`)
+  return r.json
+}
+
+test('the app is served by quire api: login page, strict CSP, cookies are HttpOnly Secure SameSite=Strict __Host- on http://localhost', async () => {
+  pages.alice = await newPage(browser, 'alice')
+  const { page, context } = pages.alice
+  const res = await page.goto(`${stack.origin}/`)
+  assert.equal(res.status(), 200)
+  const csp = res.headers()['content-security-policy']
+  assert.match(csp, /script-src 'self';/)
+  assert.match(csp, /frame-ancestors 'none'/)
+  assert.ok(stack.gateways.every((g) => csp.includes(g.url)), 'connect-src names the gateways')
+  await page.waitForSelector('form[data-testid=login]')
+  // the CSP is enforced: an injected inline script does not run
+  const ran = await page.evaluate(() => {
+    const s = document.createElement('script')
+    s.textContent = 'window.__injected = 1'
+    document.head.append(s)
+    return window.__injected === 1
+  })
+  assert.equal(ran, false, 'inline scripts are blocked by the CSP')
+  // a wrong password is refused on the page
+  await page.fill('input[name=user]', users.alice)
+  await page.fill('input[name=password]', 'wrong password')
+  await page.click('form[data-testid=login] button[type=submit]')
+  await page.waitForFunction(() => document.querySelector('[data-testid=login-error]')?.textContent.length > 0)
+  assert.equal((await context.cookies()).filter((c) => c.name.startsWith('__Host-quire')).length, 0)
+  const loginBodies = []
+  page.on('response', async (r) => { if (r.url().endsWith('/v1/auth/login')) loginBodies.push(await r.text().catch(() => '')) })
+  await loginUI(page, stack.origin, users.alice, PASSWORD)
+  const cookies = await context.cookies()
+  for (const name of ['__Host-quire_access', '__Host-quire_refresh']) {
+    const c = cookies.find((x) => x.name === name)
+    assert.ok(c, `${name} was set (chromium accepts Secure __Host- cookies on http://localhost)`)
+    assert.equal(c.httpOnly, true, `${name} is HttpOnly`)
+    assert.equal(c.secure, true, `${name} is Secure`)
+    assert.equal(c.sameSite, 'Strict', `${name} is SameSite=Strict`)
+    assert.equal(c.path, '/', `${name} has Path=/`)
+    assert.equal(c.domain, 'localhost', `${name} is host-only`)
+    for (const body of loginBodies) assert.ok(!body.includes(c.value), 'no token in the login response body')
+  }
+  assert.ok(await page.evaluate(() => window.isSecureContext))
+})
+
+test('alice creates a document and shares it with bob (editor) and vera (viewer) through the page', async () => {
+  const { page } = pages.alice
+  await page.fill('[data-testid=new-doc] input[name=id]', doc)
+  await page.click('[data-testid=new-doc] button[type=submit]')
+  await page.waitForURL(`**/d/${doc}`)
+  await page.waitForFunction(() => window.__quire?.state().connection === 'connected')
+  assert.equal(await page.textContent('[data-testid=role]'), 'owner')
+  await page.click('[data-testid=share-button]')
+  for (const [u, role] of [[users.bob, 'editor'], [users.vera, 'viewer']]) {
+    await page.fill('[data-testid=share-form] input[name=user]', u)
+    await page.selectOption('[data-testid=share-form] select[name=role]', role)
+    await page.click('[data-testid=share-form] button[type=submit]')
+    await page.waitForSelector(`[data-testid=members] li[data-user="${u}"]`)
+  }
+  const members = await pageGet(page, `/v1/docs/${doc}/members`)
+  assert.equal(members.status, 200)
+  const roles = Object.fromEntries(members.json.members.map((m) => [m.user, m.role]))
+  assert.deepEqual(roles, { [users.alice]: 'owner', [users.bob]: 'editor', [users.vera]: 'viewer' })
+  await page.click('[data-testid=share-button]') // close the panel
+  // bob sees it in his list, as editor
+  pages.bob = await newPage(browser, 'bob')
+  await loginUI(pages.bob.page, stack.origin, users.bob, PASSWORD)
+  await pages.bob.page.waitForSelector(`[data-testid=doclist] li[data-doc="${doc}"]`)
+  assert.match(await pages.bob.page.textContent(`[data-testid=doclist] li[data-doc="${doc}"] .role`), /editor/)
+})
+
+test('two users on two gateways type concurrently into the same paragraph: both converge and equal GET ?min_version= of the last version either saw', async () => {
+  const a = pages.alice.page
+  const b = pages.bob.page
+  await openDoc(a, stack.origin, doc, 0)
+  await openDoc(b, stack.origin, doc, 1)
+  assert.notEqual((await qstate(a)).gateway, (await qstate(b)).gateway, 'the two pages use different gateways')
+  await caretToEnd(a)
+  await a.keyboard.type('Shared paragraph: ')
+  await b.waitForFunction(() => window.__quire.xml().includes('Shared paragraph: '))
+  await caretToEnd(b)
+  const typedA = 'alice-types-here-0123456789 '
+  const typedB = 'BOB-TYPES-THERE-9876543210 '
+  await Promise.all([a.keyboard.type(typedA, { delay: 25 }), b.keyboard.type(typedB, { delay: 25 })])
+  await Promise.all([waitSaved(a), waitSaved(b)])
+  await waitFor('both pages to hold the same document', async () => (await xml(a)) === (await xml(b)), { timeoutMs: 20000 })
+  const final = await xml(a)
+  assert.equal((final.match(/<paragraph>/g) || []).length, 1, `one paragraph: ${final}`)
+  const text = final.replace(/<[^>]+>/g, '')
+  assert.equal(text.length, 'Shared paragraph: '.length + typedA.length + typedB.length, `every keystroke is there: ${text}`)
+  const subseq = (s, t) => { let i = 0; for (const ch of t) if (ch === s[i]) i++; return i === s.length }
+  assert.ok(subseq(typedA, text) && subseq(typedB, text), `both typings are in the paragraph in order: ${text}`)
+  const version = Math.max((await qstate(a)).version, (await qstate(b)).version)
+  assert.ok(version >= 0)
+  const rest = await restContent(a, version)
+  // The comparison is the XML string Yjs renders for the XmlFragment root (DESIGN §5).
+  assert.equal(rest.content.prosemirror, final, 'the read model at that version equals the editors')
+  assert.equal(await b.evaluate(() => document.querySelector('.editor-host .ProseMirror').innerText.trim()), text.trim())
+  // cursors and presence: each page shows the other's caret with their name
+  await caretToEnd(a)
+  await a.keyboard.press('Home')
+  await waitFor('a remote cursor on each page', async () =>
+    (await a.$$eval('.remote-cursor-label', (els) => els.map((e) => e.textContent))).includes(users.bob) &&
+    (await b.$$eval('.remote-cursor-label', (els) => els.map((e) => e.textContent))).includes(users.alice), { timeoutMs: 10000 })
+  assert.equal(await a.$$eval('[data-testid=presence] .avatar', (els) => els.length), 2)
+  await screenshot(a, 'editor-two-cursors-alice')
+  await screenshot(b, 'editor-two-cursors-bob')
+})
+
+test('a context goes offline, types, reloads while offline, comes back online: everything converges (I10)', async () => {
+  const a = pages.alice.page
+  const { page: b, context: bctx } = pages.bob
+  await bctx.setOffline(true)
+  await b.waitForFunction(() => window.__quire.state().connection === 'offline')
+  await caretToEnd(b)
+  await b.keyboard.type(' offline-one')
+  assert.notEqual(await savedState(b), 'saved', 'edits made offline are not saved')
+  await caretToEnd(a)
+  await a.keyboard.type(' meanwhile-alice')
+  await waitSaved(a)
+  await b.reload() // offline: the service worker serves the app, IndexedDB the document
+  await b.waitForSelector('.editor-host .ProseMirror')
+  await b.waitForFunction(() => window.__quire?.xml().includes('offline-one'))
+  assert.equal((await qstate(b)).connection, 'offline')
+  assert.notEqual(await savedState(b), 'saved', 'still not saved after the reload')
+  await caretToEnd(b)
+  await b.keyboard.type(' offline-two')
+  await screenshot(b, 'editor-offline-bob')
+  await bctx.setOffline(false)
+  await waitSaved(b)
+  await waitFor('both pages to converge', async () => (await xml(a)) === (await xml(b)), { timeoutMs: 20000 })
+  const final = await xml(a)
+  for (const s of ['offline-one', 'offline-two', 'meanwhile-alice']) assert.ok(final.includes(s), `${s} in ${final}`)
+  const version = Math.max((await qstate(a)).version, (await qstate(b)).version)
+  assert.equal((await restContent(a, version)).content.prosemirror, final)
+})
+
+test('the saved indicator shows not-saved while Kafka is stopped and saved after it returns', async () => {
+  const a = pages.alice.page
+  await waitSaved(a)
+  let restarted = false
+  stackCtl('kafka-stop')
+  try {
+    await caretToEnd(a)
+    await a.keyboard.type(' during-the-outage')
+    const seen = new Set()
+    const until = Date.now() + 8000
+    while (Date.now() < until) {
+      seen.add(await savedState(a))
+      await sleep(200)
+    }
+    assert.ok(!seen.has('saved'), `never "saved" while Kafka is down (saw ${[...seen]})`)
+    await screenshot(a, 'editor-kafka-down-alice')
+    stackCtl('kafka-start')
+    restarted = true
+    await waitSaved(a, 120000)
+  } finally {
+    if (!restarted) stackCtl('kafka-start')
+  }
+  const s = await qstate(a)
+  assert.equal(s.acked, s.sent)
+  const rest = await restContent(a, s.version)
+  assert.ok(rest.content.prosemirror.includes('during-the-outage'), 'the edit made during the outage is in the read model')
+  await screenshot(a, 'editor-saved-again-alice')
+})
+
+test('a viewer cannot type, and a write forged from its page is refused', async () => {
+  pages.vera = await newPage(browser, 'vera')
+  const v = pages.vera.page
+  await loginUI(v, stack.origin, users.vera, PASSWORD)
+  await openDoc(v, stack.origin, doc, 1)
+  assert.equal(await v.textContent('[data-testid=role]'), 'viewer')
+  assert.equal(await v.getAttribute('.editor-host .ProseMirror', 'contenteditable'), 'false')
+  assert.equal(await savedState(v), 'readonly')
+  const before = await xml(v)
+  const version = (await qstate(v)).version
+  await v.click('.editor-host .ProseMirror')
+  await v.keyboard.type('vera was here')
+  await sleep(500)
+  assert.equal(await xml(v), before, 'typing changes nothing')
+  // 1. the page's own provider: an edit forced into its document (as from the devtools console)
+  await v.evaluate(() => {
+    const view = window.__quire.view
+    view.dispatch(view.state.tr.insertText('FORGED-BY-PROVIDER', 1))
+  })
+  await v.waitForFunction(() => window.__quire.state().denied === true, null, { timeout: 10000 })
+  // 2. a WebSocket of its own to the other gateway, with the cookie, sending a Yjs update
+  const forged = new Y.Doc()
+  const p = new Y.XmlElement('paragraph')
+  p.insert(0, [new Y.XmlText('FORGED-BY-SOCKET')])
+  forged.getXmlFragment('prosemirror').insert(0, [p])
+  const update = Array.from(Y.encodeStateAsUpdate(forged))
+  const reply = await v.evaluate(async ({ url, doc, update }) => {
+    const ws = new WebSocket(`${url}/ws/${doc}`)
+    ws.binaryType = 'arraybuffer'
+    const got = []
+    await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error('upgrade failed')) })
+    ws.onmessage = (e) => got.push(Array.from(new Uint8Array(e.data)))
+    const len = []
+    let n = update.length
+    while (n > 0x7f) { len.push((n & 0x7f) | 0x80); n >>>= 7 }
+    len.push(n)
+    ws.send(new Uint8Array([0, 2, ...len, ...update]))
+    const t0 = Date.now()
+    while (Date.now() - t0 < 5000 && !got.some((m) => m[0] === 2)) await new Promise((resolve) => setTimeout(resolve, 50))
+    ws.close()
+    return got.filter((m) => m[0] === 2)
+  }, { url: stack.gateways[0].url, doc, update })
+  assert.ok(reply.length >= 1, 'the gateway answered the forged update with permission-denied')
+  assert.deepEqual(reply[0].slice(0, 2), [2, 0])
+  // 3. the REST write path from the page, with its cookie and CSRF token
+  const rest = await v.evaluate(async ({ doc, update }) => {
+    const me = await (await fetch('/v1/auth/me', { credentials: 'same-origin' })).json()
+    const r = await fetch(`/v1/docs/${doc}/updates`, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/octet-stream', 'X-CSRF-Token': me.csrf_token },
+      body: new Uint8Array(update)
+    })
+    return { status: r.status, body: await r.text() }
+  }, { doc, update })
+  assert.equal(rest.status, 403, `REST write by a viewer: ${rest.body}`)
+  // nothing reached the log: alice (an editor, connected) never sees the forged text, and the
+  // read model's version has not moved
+  await sleep(1500)
+  const a = pages.alice.page
+  assert.ok(!(await xml(a)).includes('FORGED'), 'no forged text reached alice')
+  const now = await pageGet(a, `/v1/docs/${doc}`)
+  assert.equal(now.json.version, version, 'the document version did not move')
+  assert.ok(!now.json.content.prosemirror.includes('FORGED'))
+  await screenshot(v, 'editor-viewer-vera')
+})
+
+test('localStorage, sessionStorage, document.cookie, IndexedDB and Cache Storage hold no access or refresh token', async () => {
+  for (const who of ['alice', 'bob', 'vera']) {
+    const { page, context } = pages[who]
+    const cookies = (await context.cookies()).filter((c) => c.name.startsWith('__Host-quire'))
+    assert.equal(cookies.length, 2, `${who} has both session cookies`)
+    const seen = await page.evaluate(async () => {
+      const out = { cookie: document.cookie, local: {}, session: {}, idb: [], caches: [] }
+      for (let i = 0; i < localStorage.length; i++) out.local[localStorage.key(i)] = localStorage.getItem(localStorage.key(i))
+      for (let i = 0; i < sessionStorage.length; i++) out.session[sessionStorage.key(i)] = sessionStorage.getItem(sessionStorage.key(i))
+      for (const { name } of await indexedDB.databases()) {
+        const db = await new Promise((resolve, reject) => { const r = indexedDB.open(name); r.onsuccess = () => resolve(r.result); r.onerror = reject })
+        for (const store of db.objectStoreNames) {
+          const all = await new Promise((resolve) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => resolve(r.result) })
+          for (const v of all) out.idb.push(v instanceof Uint8Array ? new TextDecoder().decode(v) : JSON.stringify(v))
+        }
+        db.close()
+      }
+      for (const key of await caches.keys()) {
+        const c = await caches.open(key)
+        for (const req of await c.keys()) out.caches.push(req.url + ' ' + await (await c.match(req)).text())
+      }
+      return out
+    })
+    assert.ok(!/quire_access|quire_refresh/.test(seen.cookie), `${who}: document.cookie shows no session cookie (${seen.cookie})`)
+    assert.ok(seen.idb.length > 0, `${who}: IndexedDB holds the document`)
+    const everything = JSON.stringify(seen)
+    for (const c of cookies) assert.ok(!everything.includes(c.value), `${who}: ${c.name} appears nowhere script-readable`)
+    assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+\./.test(everything), `${who}: nothing JWT-shaped is stored`)
+    assert.ok(!seen.caches.some((e) => e.includes('/v1/')), `${who}: no API answer is cached`)
+  }
+})
