@@ -80,12 +80,25 @@ async function errorOf (r) {
   return new HttpError(r.status, code, message)
 }
 
-export async function me () {
+// GET /v1/auth/me. With an expired access token but a live refresh cookie it answers 401 with
+// the session's CSRF token, so that a reloaded page can refresh: { ok: false, expired: true }.
+async function probeMe () {
   const r = await raw('GET', '/v1/auth/me')
-  if (r.status === 401) { forget('unauthenticated'); return null }
-  if (!r.ok) throw await errorOf(r)
-  adopt(await r.json())
-  return state.user
+  if (r.ok) return { ok: true, body: await r.json() }
+  if (r.status === 401) {
+    let body = null
+    try { body = await r.json() } catch {}
+    if (body && typeof body.csrf_token === 'string') { state.csrf = body.csrf_token; return { ok: false, expired: true } }
+    return { ok: false, expired: false }
+  }
+  throw await errorOf(r)
+}
+
+export async function me () {
+  const p = await probeMe()
+  if (p.ok) { adopt(p.body); return state.user }
+  if (!p.expired) forget('unauthenticated')
+  return null
 }
 
 export async function login (user, password) {
@@ -117,11 +130,13 @@ export function refresh () {
   const run = async () => {
     // Another tab may have refreshed already: the cookies are shared, only our memory is stale.
     try {
-      const r = await raw('GET', '/v1/auth/me')
-      if (r.ok) {
-        const body = await r.json()
-        if (Number(body.access_expires_at) * 1000 - Date.now() > 120000) { adopt(body); return true }
-        adopt(body)
+      const p = await probeMe()
+      if (p.ok) {
+        adopt(p.body)
+        if (Number(p.body.access_expires_at) * 1000 - Date.now() > 120000) return true
+      } else if (!p.expired) {
+        forget('unauthenticated') // no refresh cookie either: log in
+        return false
       }
     } catch (e) { if (e instanceof OfflineError) throw e }
     return refreshNow()
@@ -133,7 +148,9 @@ export function refresh () {
 
 // A session if there is one: /me, else a refresh (the refresh cookie may outlive the access one).
 export async function ensureSession () {
-  if (await me()) return state.user
+  const p = await probeMe()
+  if (p.ok) { adopt(p.body); return state.user }
+  if (!p.expired) return null
   if (await refresh().catch((e) => { if (e instanceof OfflineError) throw e; return false })) return state.user
   return null
 }
