@@ -298,3 +298,23 @@ test('localStorage, sessionStorage, document.cookie, IndexedDB and Cache Storage
     assert.ok(!seen.caches.some((e) => e.includes('/v1/')), `${who}: no API answer is cached`)
   }
 })
+
+test('history: the versions panel lists who changed the document, and a chosen version shows the document at ?at= with what changed', async () => {
+  const a = pages.alice.page
+  await a.click('[data-testid=history-button]')
+  await a.waitForSelector('[data-testid=versions] .version')
+  const versions = await a.$$eval('[data-testid=versions] .version', (els) => els.map((e) => ({ offset: Number(e.dataset.offset), who: e.querySelector('.who').textContent })))
+  const people = new Set(versions.map((v) => v.who))
+  for (const u of [users.alice, users.bob]) assert.ok(people.has(u), `${u} appears in the history`)
+  assert.ok(!people.has(users.vera), 'the viewer changed nothing')
+  const bobs = versions.find((v) => v.who === users.bob)
+  await a.click(`[data-testid=versions] .version[data-offset="${bobs.offset}"]`)
+  await a.waitForSelector(`[data-testid=version-doc][data-offset="${bobs.offset}"]`)
+  const shown = (await a.textContent('[data-testid=version-doc]')).trim()
+  const at = await pageGet(a, `/v1/docs/${doc}?at=${bobs.offset}`)
+  assert.equal(at.status, 200)
+  assert.equal(shown, at.json.content.prosemirror.replace(/<[^>]+>/g, '').trim(), 'the version shown is the document at ?at=')
+  const added = await a.$$eval('[data-testid=version-diff] ins', (els) => els.map((e) => ({ text: e.textContent, title: e.title })))
+  assert.ok(added.length > 0 && added.every((x) => x.title.includes(users.bob)), `what bob added is marked as his: ${JSON.stringify(added)}`)
+  await screenshot(a, 'history-alice')
+})
