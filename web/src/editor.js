@@ -148,7 +148,7 @@ export async function openEditor ({ mount, docId, user, role, gateway, gateways 
   let unconfirmed = true
   let lastNack = null
   let nackedSinceSaved = false // a write was refused (Kafka did not confirm): say "not saved"
-  let denied = false
+  let denied = 0 // permission-denied answers (a viewer's writes, its sync included)
   let gwIndex = Math.max(0, gateways.indexOf(gateway))
 
   const state = () => {
@@ -193,7 +193,7 @@ export async function openEditor ({ mount, docId, user, role, gateway, gateways 
   // A viewer's write is answered with the protocol's permission-denied message.
   const stockAuth = provider.messageHandlers[2]
   provider.messageHandlers[2] = (encoder, decoder, p, emitSynced, type) => {
-    denied = true
+    denied++
     emit()
     if (stockAuth) stockAuth(encoder, decoder, p, emitSynced, type)
   }
