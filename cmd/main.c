@@ -17,6 +17,9 @@
 /* clang-format off */
 static const quire_cmd_t *const commands[] = {
     &quire_cmd_api,
+    &quire_cmd_audit,
+    &quire_cmd_compactor,
+    &quire_cmd_doc_get,
     &quire_cmd_events_tail,
     &quire_cmd_gateway,
     &quire_cmd_migrate,

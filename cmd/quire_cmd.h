@@ -42,6 +42,11 @@ extern const quire_cmd_t quire_cmd_projector;
 extern const quire_cmd_t quire_cmd_replay;
 extern const quire_cmd_t quire_cmd_verify;
 
+/* Snapshots, recovery and history (compactor/). */
+extern const quire_cmd_t quire_cmd_compactor;
+extern const quire_cmd_t quire_cmd_audit;
+extern const quire_cmd_t quire_cmd_doc_get;
+
 /* Yjs engine tools (cmd/cmd_yjs.c). */
 extern const quire_cmd_t quire_cmd_yjs_inspect;
 extern const quire_cmd_t quire_cmd_yjs_validate;

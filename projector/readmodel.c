@@ -99,6 +99,40 @@ enum { EV_OFFSET, EV_PARTITION, EV_KIND, EV_UPDATE, EV_TIME, EV_ACTOR, EV_SIZE }
 #define EVENT_COLS                                                                                 \
     "\"offset\", partition, kind, \"update\", " MS_OF("broker_time") ", actor, size::int8"
 
+/* Columns of the snapshot queries below: the state and the read-model metadata at its point
+ * (migrations/0020_snapshots.sql; rows without metadata are not used as a load's base). */
+enum {
+    SN_POSITION,
+    SN_YDOC,
+    SN_VERSION,
+    SN_PARTITION,
+    SN_COUNT,
+    SN_BYTES,
+    SN_OWNER,
+    SN_FIRST,
+    SN_TIME,
+    SN_DELETED
+};
+#define SNAPSHOT_COLS                                                                              \
+    "position, ydoc, version, partition, event_count, event_bytes, owner, " MS_OF(                 \
+        "first_time") ", " MS_OF("broker_time") ", deleted"
+
+/* Fills d's metadata from row i of a snapshot query. */
+static void from_snapshot(const PGresult *s, readmodel_doc_t *d)
+{
+    d->partition = pgval_i32(s, 0, SN_PARTITION);
+    d->version = pgval_i64(s, 0, SN_VERSION);
+    d->lifecycle = pgval_bool(s, 0, SN_DELETED) ? READMODEL_DELETED : READMODEL_ACTIVE;
+    d->event_count = pgval_i64(s, 0, SN_COUNT);
+    d->event_bytes = pgval_i64(s, 0, SN_BYTES);
+    d->owner = pgval_dup(s, 0, SN_OWNER, NULL);
+    d->created_ms = pgval_i64(s, 0, SN_FIRST);
+    d->updated_ms = pgval_i64(s, 0, SN_TIME);
+    d->base_kind = READMODEL_BASE_SNAPSHOT;
+    d->base_position = pgval_i64(s, 0, SN_POSITION);
+    d->base_len = (size_t)PQgetlength(s, 0, SN_YDOC);
+}
+
 static quire_err_t load(PGconn *pg, const char *topic, const char *doc_id, bool own_txn,
                         readmodel_doc_t *ret)
 {
@@ -108,14 +142,19 @@ static quire_err_t load(PGconn *pg, const char *topic, const char *doc_id, bool 
     if (err)
         return err;
     readmodel_doc_t d = {.version = -1, .partition = -1};
-    PGresult *row = NULL, *tail = NULL, *off = NULL;
+    PGresult *row = NULL, *tail = NULL, *off = NULL, *snap = NULL;
     const char *p1[] = {doc_id};
     row = query(pg,
                 "SELECT partition, version, position, (lifecycle = 'deleted'), ydoc, "
                 "content::text, event_count, event_bytes, owner, " MS_OF("created_at") ", " MS_OF(
                     "updated_at") " FROM documents WHERE doc_id = $1",
                 1, p1);
-    if (!row) {
+    snap = row ? query(pg,
+                       "SELECT " SNAPSHOT_COLS " FROM doc_snapshots WHERE doc_id = $1 AND "
+                       "event_bytes IS NOT NULL ORDER BY position DESC LIMIT 1",
+                       1, p1)
+               : NULL;
+    if (!row || !snap) {
         err = QUIRE_ERR_PG;
         goto out;
     }
@@ -131,7 +170,20 @@ static quire_err_t load(PGconn *pg, const char *topic, const char *doc_id, bool 
         d.owner = pgval_dup(row, 0, 8, NULL);
         d.created_ms = pgval_i64(row, 0, 9);
         d.updated_ms = pgval_i64(row, 0, 10);
+        d.base_kind = READMODEL_BASE_ROW;
+        d.base_position = position;
+        d.base_len = (size_t)PQgetlength(row, 0, 4);
     }
+    /* A snapshot ahead of the row (or no row) is the better base: it covers more. */
+    bool use_snap =
+        PQntuples(snap) == 1 && (!has_row || pgval_i64(snap, 0, SN_POSITION) > position);
+    if (use_snap) {
+        free(d.owner);
+        d.owner = NULL;
+        from_snapshot(snap, &d);
+        position = d.base_position;
+    }
+    bool has_base = has_row || use_snap;
     char posbuf[24];
     snprintf(posbuf, sizeof posbuf, "%lld", (long long)position);
     const char *p2[] = {doc_id, posbuf};
@@ -144,14 +196,14 @@ static quire_err_t load(PGconn *pg, const char *topic, const char *doc_id, bool 
         goto out;
     }
     int nt = PQntuples(tail);
-    if (!has_row && nt == 0) {
+    if (!has_base && nt == 0) {
         err = QUIRE_ERR_NOT_FOUND;
         goto out;
     }
     for (int i = 0; i < nt; i++) {
         if (d.partition < 0)
             d.partition = pgval_i32(tail, i, EV_PARTITION);
-        if (!has_row && i == 0) {
+        if (!has_base && i == 0) {
             d.created_ms = pgval_i64(tail, i, EV_TIME);
             d.owner = pgval_dup(tail, i, EV_ACTOR, NULL);
         }
@@ -159,6 +211,8 @@ static quire_err_t load(PGconn *pg, const char *topic, const char *doc_id, bool 
         d.updated_ms = pgval_i64(tail, i, EV_TIME);
         d.event_count++;
         d.event_bytes += pgval_i64(tail, i, EV_SIZE);
+        d.tail_events++;
+        d.tail_bytes += pgval_i64(tail, i, EV_SIZE);
         if (pgval_i16(tail, i, EV_KIND) == 2)
             d.lifecycle = READMODEL_DELETED;
     }
@@ -174,15 +228,21 @@ static quire_err_t load(PGconn *pg, const char *topic, const char *doc_id, bool 
     /* Without an offsets row (cannot happen while the invariant holds) the events themselves
      * bound what is covered. */
     d.next_offset = PQntuples(off) == 1 ? pgval_i64(off, 0, 0) : d.version + 1;
-    err = merge_rows(has_row ? (const uint8_t *)PQgetvalue(row, 0, 4) : NULL,
-                     has_row ? (size_t)PQgetlength(row, 0, 4) : 0, tail, EV_UPDATE, &d.state,
-                     &d.state_len);
+    if (use_snap)
+        err = merge_rows((const uint8_t *)PQgetvalue(snap, 0, SN_YDOC),
+                         (size_t)PQgetlength(snap, 0, SN_YDOC), tail, EV_UPDATE, &d.state,
+                         &d.state_len);
+    else
+        err = merge_rows(has_row ? (const uint8_t *)PQgetvalue(row, 0, 4) : NULL,
+                         has_row ? (size_t)PQgetlength(row, 0, 4) : 0, tail, EV_UPDATE, &d.state,
+                         &d.state_len);
     if (err)
         goto out;
-    if (has_row && nt == 0 && !PQgetisnull(row, 0, 5))
+    if (has_row && !use_snap && nt == 0 && !PQgetisnull(row, 0, 5))
         d.content = pgval_dup(row, 0, 5, &d.content_len);
 out:
     PQclear(row);
+    PQclear(snap);
     PQclear(tail);
     PQclear(off);
     if (own_txn)
@@ -219,24 +279,28 @@ quire_err_t readmodel_load_at(PGconn *pg, const char *doc_id, const readmodel_po
     char buf[24], vbuf[24], basebuf[24];
     snprintf(buf, sizeof buf, "%lld", (long long)(at->by_time ? at->time_ms : at->offset));
     const char *p1[] = {doc_id, buf};
-    /* The document's latest event at or before the point, and whether it is deleted now. */
+    /* The document's latest event at or before the point (index scans, never the history), the
+     * lifecycle today (the row, and delete events after its position), and the event index's
+     * floor in the document's partition (index_floors: bootstrapped read models). */
+#define AT_REST                                                                                    \
+    "(SELECT lifecycle = 'deleted' FROM documents WHERE doc_id = $1) IS TRUE OR EXISTS (SELECT 1 " \
+    "FROM doc_events WHERE doc_id = $1 AND kind = 2 AND \"offset\" >= COALESCE((SELECT position "  \
+    "FROM documents WHERE doc_id = $1), 0)), COALESCE((SELECT max(floor) FROM index_floors WHERE " \
+    "partition = (SELECT partition FROM doc_events WHERE doc_id = $1 LIMIT 1)), 0)"
     pt = query(pg,
-               at->by_time ? "SELECT (SELECT max(\"offset\") FROM doc_events WHERE doc_id = $1 AND "
-                             "broker_time <= timestamptz 'epoch' + $2::int8 * interval '1 ms'), "
-                             "EXISTS (SELECT 1 FROM doc_events WHERE doc_id = $1 AND kind = 2) OR "
-                             "EXISTS (SELECT 1 FROM documents WHERE doc_id = $1 AND "
-                             "lifecycle = 'deleted')"
+               at->by_time ? "SELECT (SELECT \"offset\" FROM doc_events WHERE doc_id = $1 AND "
+                             "broker_time <= timestamptz 'epoch' + $2::int8 * interval '1 ms' "
+                             "ORDER BY broker_time DESC, \"offset\" DESC LIMIT 1), " AT_REST
                            : "SELECT (SELECT max(\"offset\") FROM doc_events WHERE doc_id = $1 AND "
-                             "\"offset\" <= $2::int8), "
-                             "EXISTS (SELECT 1 FROM doc_events WHERE doc_id = $1 AND kind = 2) OR "
-                             "EXISTS (SELECT 1 FROM documents WHERE doc_id = $1 AND "
-                             "lifecycle = 'deleted')",
+                             "\"offset\" <= $2::int8), " AT_REST,
                2, p1);
+#undef AT_REST
     if (!pt) {
         err = QUIRE_ERR_PG;
         goto out;
     }
     bool deleted_now = pgval_bool(pt, 0, 1);
+    int64_t floor = pgval_i64(pt, 0, 2);
     if (PQgetisnull(pt, 0, 0)) {
         err = QUIRE_ERR_NOT_FOUND;
         goto out;
@@ -244,48 +308,91 @@ quire_err_t readmodel_load_at(PGconn *pg, const char *doc_id, const readmodel_po
     d.version = pgval_i64(pt, 0, 0);
     d.next_offset = d.version + 1;
     snprintf(vbuf, sizeof vbuf, "%lld", (long long)d.version);
-    /* The nearest snapshot that covers nothing beyond the point (the compactor fills them). */
-    char nbuf[24];
-    snprintf(nbuf, sizeof nbuf, "%lld", (long long)d.next_offset);
-    const char *p2[] = {doc_id, nbuf};
+    /* The nearest snapshot that covers nothing beyond the point: its latest covered event is at
+     * or before the point's (the compactor fills them). */
+    const char *p2[] = {doc_id, vbuf};
     snap = query(pg,
-                 "SELECT position, ydoc FROM doc_snapshots WHERE doc_id = $1 AND position <= "
-                 "$2::int8 ORDER BY position DESC LIMIT 1",
+                 "SELECT " SNAPSHOT_COLS " FROM doc_snapshots WHERE doc_id = $1 AND version <= "
+                 "$2::int8 ORDER BY version DESC, position DESC LIMIT 1",
                  2, p2);
     if (!snap) {
         err = QUIRE_ERR_PG;
         goto out;
     }
     bool has_snap = PQntuples(snap) == 1;
-    snprintf(basebuf, sizeof basebuf, "%lld", (long long)(has_snap ? pgval_i64(snap, 0, 0) : 0));
+    if (!has_snap && floor > 0) {
+        err = QUIRE_ERR_UNAVAILABLE; /* the events below the floor are not indexed */
+        goto out;
+    }
+    bool meta = has_snap && !PQgetisnull(snap, 0, SN_BYTES);
+    snprintf(basebuf, sizeof basebuf, "%lld",
+             (long long)(has_snap ? pgval_i64(snap, 0, SN_POSITION) : 0));
     const char *p3[] = {doc_id, basebuf, vbuf};
     tail = query(pg,
                  "SELECT " EVENT_COLS " FROM doc_events WHERE doc_id = $1 AND \"offset\" >= $2 "
                  "AND \"offset\" <= $3 ORDER BY \"offset\"",
                  3, p3);
-    const char *p4[] = {doc_id, vbuf};
-    static const char count_sql[] = "SELECT count(*)::int8, COALESCE(sum(size), 0)::int8, " MS_OF(
-        "min(broker_time)") ", " MS_OF("max(broker_time)") ", bool_or(kind = 2), min(partition), "
-                                                           "(SELECT actor FROM "
-                                                           "doc_events WHERE doc_id = $1 ORDER BY "
-                                                           "\"offset\" LIMIT 1) "
-                                                           "FROM doc_events WHERE doc_id = $1 AND "
-                                                           "\"offset\" <= $2::int8";
-    cnt = tail ? query(pg, count_sql, 2, p4) : NULL;
-    if (!tail || !cnt) {
+    if (!tail) {
         err = QUIRE_ERR_PG;
         goto out;
     }
-    d.event_count = pgval_i64(cnt, 0, 0);
-    d.event_bytes = pgval_i64(cnt, 0, 1);
-    d.created_ms = pgval_i64(cnt, 0, 2);
-    d.updated_ms = pgval_i64(cnt, 0, 3);
-    d.lifecycle = pgval_bool(cnt, 0, 4) ? READMODEL_DELETED : READMODEL_ACTIVE;
-    d.partition = pgval_i32(cnt, 0, 5);
-    d.owner = pgval_dup(cnt, 0, 6, NULL);
-    err = merge_rows(has_snap ? (const uint8_t *)PQgetvalue(snap, 0, 1) : NULL,
-                     has_snap ? (size_t)PQgetlength(snap, 0, 1) : 0, tail, EV_UPDATE, &d.state,
-                     &d.state_len);
+    int nt = PQntuples(tail);
+    if (has_snap && !meta) {
+        /* A snapshot written before its metadata existed: count from the index (the old way). */
+        const char *p4[] = {doc_id, vbuf};
+        static const char count_sql[] =
+            "SELECT count(*)::int8, COALESCE(sum(size), 0)::int8, " MS_OF(
+                "min(broker_time)") ", " MS_OF("max(broker_time)") ", bool_or(kind = 2), "
+                                                                   "min(partition), (SELECT actor "
+                                                                   "FROM doc_events WHERE doc_id "
+                                                                   "= $1 ORDER BY \"offset\" "
+                                                                   "LIMIT 1) FROM doc_events "
+                                                                   "WHERE doc_id = $1 AND "
+                                                                   "\"offset\" <= $2::int8";
+        cnt = query(pg, count_sql, 2, p4);
+        if (!cnt) {
+            err = QUIRE_ERR_PG;
+            goto out;
+        }
+        d.event_count = pgval_i64(cnt, 0, 0);
+        d.event_bytes = pgval_i64(cnt, 0, 1);
+        d.created_ms = pgval_i64(cnt, 0, 2);
+        d.updated_ms = pgval_i64(cnt, 0, 3);
+        d.lifecycle = pgval_bool(cnt, 0, 4) ? READMODEL_DELETED : READMODEL_ACTIVE;
+        d.partition = pgval_i32(cnt, 0, 5);
+        d.owner = pgval_dup(cnt, 0, 6, NULL);
+        d.base_kind = READMODEL_BASE_SNAPSHOT;
+        d.base_position = pgval_i64(snap, 0, SN_POSITION);
+        d.base_len = (size_t)PQgetlength(snap, 0, SN_YDOC);
+        for (int i = 0; i < nt; i++) {
+            d.tail_events++;
+            d.tail_bytes += pgval_i64(tail, i, EV_SIZE);
+        }
+    } else {
+        int64_t version = d.version;
+        if (meta)
+            from_snapshot(snap, &d);
+        for (int i = 0; i < nt; i++) {
+            if (d.partition < 0)
+                d.partition = pgval_i32(tail, i, EV_PARTITION);
+            if (!meta && i == 0) {
+                d.created_ms = pgval_i64(tail, i, EV_TIME);
+                d.owner = pgval_dup(tail, i, EV_ACTOR, NULL);
+            }
+            d.updated_ms = pgval_i64(tail, i, EV_TIME);
+            d.event_count++;
+            d.event_bytes += pgval_i64(tail, i, EV_SIZE);
+            d.tail_events++;
+            d.tail_bytes += pgval_i64(tail, i, EV_SIZE);
+            if (pgval_i16(tail, i, EV_KIND) == 2)
+                d.lifecycle = READMODEL_DELETED;
+        }
+        d.version = version;
+    }
+    d.next_offset = d.version + 1;
+    err = merge_rows(has_snap ? (const uint8_t *)PQgetvalue(snap, 0, SN_YDOC) : NULL,
+                     has_snap ? (size_t)PQgetlength(snap, 0, SN_YDOC) : 0, tail, EV_UPDATE,
+                     &d.state, &d.state_len);
 out:
     PQclear(pt);
     PQclear(snap);

@@ -53,7 +53,22 @@ typedef struct readmodel_doc_s {
      * `state` (no events after the row's position), else NULL: render it from state. */
     char *content;
     size_t content_len;
+    /* What the load read (the snapshot policy bounds it; compactor/README.md): the stored state
+     * it started from — READMODEL_BASE_* — that state's position and size, and the events merged
+     * on top of it (the tail) with the bytes of their updates. */
+    int base_kind;
+    int64_t base_position;
+    size_t base_len;
+    int64_t tail_events;
+    int64_t tail_bytes;
 } readmodel_doc_t;
+
+/* readmodel_doc_t.base_kind */
+enum {
+    READMODEL_BASE_NONE = 0,     /* the empty state: every event of the document was merged */
+    READMODEL_BASE_ROW = 1,      /* the documents row */
+    READMODEL_BASE_SNAPSHOT = 2, /* a doc_snapshots row (the compactor's) */
+};
 
 /* The topic whose partition positions the read model records ("<prefix>.doc-updates"). */
 
@@ -61,7 +76,9 @@ typedef struct readmodel_doc_s {
  * Reads doc_id in one REPEATABLE READ snapshot: the row, the partition's next_offset P, the
  * document's doc_events from the row's position on; merges them. On QUIRE_OK *ret is filled
  * (deleted documents too: check lifecycle). A document with indexed events but no row yet (the
- * projector writes a hot or new row a little later) is read from its events alone.
+ * projector writes a hot or new row a little later) is read from its events alone. When the
+ * newest snapshot (doc_snapshots, with its metadata) is ahead of the row — or there is no row,
+ * as while `quire bootstrap` runs — the load starts from that snapshot instead.
  */
 quire_err_t readmodel_load(PGconn *pg, const char *topic, const char *doc_id, readmodel_doc_t *ret);
 
@@ -81,8 +98,11 @@ typedef struct readmodel_point_s {
  * The document as it was at `at`: the nearest snapshot at or before it (or the empty state) plus
  * its indexed events up to it, in one snapshot. ret->version is the offset of the latest event at
  * or before the point, ret->next_offset that + 1, ret->lifecycle what it was then, content NULL.
- * *ret_deleted_now (may be NULL) says whether the document is deleted today.
- * QUIRE_ERR_NOT_FOUND when the document had no event at or before the point.
+ * Counts come from the snapshot's metadata plus the tail, so the cost is the tail's, not the
+ * history's. *ret_deleted_now (may be NULL) says whether the document is deleted today.
+ * QUIRE_ERR_NOT_FOUND when the document had no event at or before the point;
+ * QUIRE_ERR_UNAVAILABLE when no snapshot covers the point and the event index of its partition
+ * starts later (a read model bootstrapped from snapshots: index_floors).
  */
 quire_err_t readmodel_load_at(PGconn *pg, const char *doc_id, const readmodel_point_t *at,
                               readmodel_doc_t *ret, bool *ret_deleted_now);
