@@ -22,7 +22,9 @@ const pages = {}
 
 before(async () => {
   for (const u of Object.values(users)) createUser(u, PASSWORD)
-  stack = await startWebStack()
+  // Access tokens live one minute here (the shortest allowed), so the page must refresh its
+  // session while the tests run; the last test checks that it did and still connects.
+  stack = await startWebStack({ apiArgs: ['--access-ttl', '1m'] })
   browser = await launchBrowser()
 })
 
@@ -37,6 +39,9 @@ async function restContent (page, version) {
   assert.equal(r.status, 200, `GET /v1/docs/${doc}?min_version=${version}: ${r.text}`)
   return r.json
 }
+
+const refreshes = [] // alice's POST /v1/auth/refresh answers
+let loggedInAt = 0
 
 test('the app is served by quire api: login page, strict CSP, cookies are HttpOnly Secure SameSite=Strict __Host- on http://localhost', async () => {
   pages.alice = await newPage(browser, 'alice')
@@ -68,6 +73,8 @@ test('the app is served by quire api: login page, strict CSP, cookies are HttpOn
     page.click('form[data-testid=login] button[type=submit]')
   ])
   assert.equal(login.status(), 200)
+  loggedInAt = Date.now()
+  page.on('response', (r) => { if (r.url().endsWith('/v1/auth/refresh')) refreshes.push({ status: r.status(), at: Date.now() }) })
   const body = await login.text()
   assert.deepEqual(Object.keys(JSON.parse(body)).sort(), ['access_expires_at', 'csrf_token', 'user'])
   await page.waitForSelector('[data-testid=doclist]')
@@ -324,4 +331,42 @@ test('history: the versions panel lists who changed the document, and a chosen v
   const added = await a.$$eval('[data-testid=version-diff] ins', (els) => els.map((e) => ({ text: e.textContent, title: e.title })))
   assert.ok(added.length > 0 && added.every((x) => x.title.includes(users.bob)), `what bob added is marked as his: ${JSON.stringify(added)}`)
   await screenshot(a, 'history-alice')
+})
+
+test('the page refreshes its session before the access token expires and reconnects with the new cookie', async () => {
+  const { page: a, context } = pages.alice
+  const first = (await context.cookies()).find((c) => c.name === '__Host-quire_access').value
+  // the first access token (1 minute, plus the verifier's 30 s leeway) must be dead before the
+  // reconnect below, so only a refreshed cookie can open the socket
+  await waitFor('a refresh and the first access token to expire', () =>
+    refreshes.some((r) => r.status === 200) && Date.now() > loggedInAt + 95000, { timeoutMs: 150000, intervalMs: 500 })
+  assert.ok(refreshes.every((r) => r.status === 200), `every refresh succeeded: ${JSON.stringify(refreshes)}`)
+  assert.ok(refreshes[0].at < loggedInAt + 60000, 'the first refresh came before the token expired')
+  const now = (await context.cookies()).find((c) => c.name === '__Host-quire_access')
+  assert.ok(now && now.value !== first, 'the access cookie was replaced')
+  // drop the connection and come back: the gateway must accept the refreshed cookie
+  await context.setOffline(true)
+  await a.waitForFunction(() => window.__quire.state().connection === 'offline')
+  await context.setOffline(false)
+  await a.waitForFunction(() => window.__quire.state().connection === 'connected', null, { timeout: 20000 })
+  await caretToEnd(a)
+  await a.keyboard.type(' after-refresh')
+  await waitSaved(a)
+  const s = await qstate(a)
+  assert.ok((await restContent(a, s.version)).content.prosemirror.includes('after-refresh'))
+  // the REST side works with the refreshed session too
+  assert.equal((await pageGet(a, '/v1/auth/me')).status, 200)
+})
+
+test('logging out clears the session cookies and the copies kept on this device', async () => {
+  const { page: a, context } = pages.alice
+  await a.click('[data-testid=logout]')
+  await a.waitForSelector('form[data-testid=login]')
+  assert.equal((await context.cookies()).filter((c) => c.name.startsWith('__Host-quire')).length, 0)
+  const left = await a.evaluate(async () => ({
+    local: localStorage.length,
+    dbs: (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith('quire:'))
+  }))
+  assert.deepEqual(left, { local: 0, dbs: [] })
+  assert.equal((await pageGet(a, '/v1/docs')).status, 401)
 })

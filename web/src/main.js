@@ -66,7 +66,10 @@ async function doLogout () {
   try { await logout() } catch {}
   // Local copies of documents belong to this person on this browser: drop them on logout.
   const user = lastUser()
-  for (const doc of rememberedDocs()) indexedDB.deleteDatabase(`quire:${user}:${doc}`)
+  await Promise.all(rememberedDocs().map((doc) => new Promise((resolve) => {
+    const r = indexedDB.deleteDatabase(`quire:${user}:${doc}`)
+    r.onsuccess = r.onerror = r.onblocked = resolve
+  })))
   forgetLocal()
   navigate('/', true)
 }

@@ -43,10 +43,12 @@ function forget (why) {
   if (had) sessionEvents.dispatchEvent(new CustomEvent('ended', { detail: why }))
 }
 
+// Refresh a quarter of the remaining lifetime (at most a minute) before the access token expires.
 function schedule () {
   clearTimeout(timer)
   if (!state.expiresAt) return
-  const ms = Math.max(5000, (state.expiresAt - 60) * 1000 - Date.now())
+  const left = state.expiresAt * 1000 - Date.now()
+  const ms = Math.max(5000, left - Math.min(60000, left / 4))
   timer = setTimeout(() => { refresh().catch(() => {}) }, Math.min(ms, 2 ** 31 - 1))
 }
 
@@ -130,10 +132,11 @@ export function refresh () {
   const run = async () => {
     // Another tab may have refreshed already: the cookies are shared, only our memory is stale.
     try {
+      const known = state.expiresAt
       const p = await probeMe()
       if (p.ok) {
         adopt(p.body)
-        if (Number(p.body.access_expires_at) * 1000 - Date.now() > 120000) return true
+        if (known && Number(p.body.access_expires_at) > known + 5) return true // another tab did it
       } else if (!p.expired) {
         forget('unauthenticated') // no refresh cookie either: log in
         return false
@@ -195,7 +198,7 @@ export function rememberedRole (doc) { return (readMeta().roles || {})[doc] || n
 export function rememberedDocs () { return Object.keys(readMeta().roles || {}) }
 export function forgetLocal () { localStorage.removeItem(META) }
 
-addEventListener('online', () => { if (state.user && state.expiresAt * 1000 - Date.now() < 90000) refresh().catch(() => {}) })
-document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible' && state.user && state.expiresAt * 1000 - Date.now() < 90000) refresh().catch(() => {})
-})
+// Timers do not run while a laptop sleeps or a tab is frozen: catch up when back.
+const due = () => state.user && state.expiresAt * 1000 - Date.now() < 30000
+addEventListener('online', () => { if (due()) refresh().catch(() => {}) })
+document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible' && due()) refresh().catch(() => {}) })

@@ -50,7 +50,8 @@ export async function startWebStack ({ apiArgs = [], gatewayArgs = [] } = {}) {
     gateways.push(gw)
   }
   const api = await startRole('api-browser', ['api', '--listen', `127.0.0.1:${apiPort}`,
-    '--web-root', webRoot, '--web-gateways', gateways.map((g) => g.url).join(','), ...apiArgs],
+    '--web-root', webRoot, '--web-gateways', gateways.map((g) => g.url).join(','),
+    '--allowed-origins', origin, ...apiArgs],
   { healthUrl: `http://127.0.0.1:${apiPort}/healthz` })
   return {
     origin,
