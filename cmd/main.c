@@ -18,6 +18,7 @@
 static const quire_cmd_t *const commands[] = {
     &quire_cmd_api,
     &quire_cmd_audit,
+    &quire_cmd_bootstrap,
     &quire_cmd_compactor,
     &quire_cmd_doc_get,
     &quire_cmd_events_tail,

@@ -44,6 +44,7 @@ extern const quire_cmd_t quire_cmd_verify;
 
 /* Snapshots, recovery and history (compactor/). */
 extern const quire_cmd_t quire_cmd_compactor;
+extern const quire_cmd_t quire_cmd_bootstrap;
 extern const quire_cmd_t quire_cmd_audit;
 extern const quire_cmd_t quire_cmd_doc_get;
 

@@ -28,6 +28,7 @@
 #include "quire_pg.h"
 #include "readmodel.h"
 #include "snapshot_codec.h"
+#include "snapshot_meta.h"
 #include "ydoc.h"
 
 /* ---------------------------------------------------------------- state */
@@ -117,6 +118,9 @@ enum {
     ST_R3,
     ST_REPUBLISHED
 };
+
+/* until_idle: what is due within this many ms is waited for. */
+#define IDLE_HORIZON_MS 5000
 
 static int64_t mono_ms(void)
 {
@@ -318,9 +322,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     c->done[c->ndone++] = (done_t){pub, m->err};
 }
 
-/* Produces one snapshot; pub is handed over (freed by the delivery path). */
+/* Produces one snapshot with its metadata headers; pub is handed over (freed by the delivery
+ * path). */
 static quire_err_t produce_snapshot(compactor_t *c, pub_t *pub, const uint8_t *state, size_t len,
-                                    int64_t created_ms)
+                                    int64_t created_ms, const snapshot_meta_t *meta)
 {
     snapshot_codec_snapshot_t s = {.doc_id = pub->doc,
                                    .doc_id_len = strlen(pub->doc),
@@ -339,12 +344,20 @@ static quire_err_t produce_snapshot(compactor_t *c, pub_t *pub, const uint8_t *s
         return err;
     }
     for (;;) {
+        rd_kafka_headers_t *h = snapshot_meta_headers(meta);
+        if (!h) {
+            free(buf);
+            free(pub);
+            return QUIRE_ERR_NOMEM;
+        }
         rd_kafka_resp_err_t e = rd_kafka_producev(
             c->prod, RD_KAFKA_V_TOPIC(c->topic_snapshots),
             RD_KAFKA_V_KEY(pub->doc, strlen(pub->doc)), RD_KAFKA_V_VALUE(buf, blen),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(pub), RD_KAFKA_V_END);
+            RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(pub),
+            RD_KAFKA_V_END);
         if (!e)
             return QUIRE_OK;
+        rd_kafka_headers_destroy(h);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             QLOG_WARN("could not produce a snapshot", "doc=%s err=\"%s\"", pub->doc,
                       rd_kafka_err2str(e));
@@ -394,6 +407,18 @@ static void process_done(compactor_t *c)
     c->ndone = 0;
 }
 
+/* A binary int8 column (0 when NULL: rows written before the metadata columns existed). */
+static int64_t be64(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 8)
+        return 0;
+    const uint8_t *b = (const uint8_t *)PQgetvalue(r, row, col);
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++)
+        v = (v << 8) | b[k];
+    return (int64_t)v;
+}
+
 /* Sends again the newest unpublished snapshot of every document of the partition (a crash or a
  * failed delivery left them), and waits for the broker: the coverage committed later relies on
  * them. Older unpublished rows are superseded: marked when the newest is confirmed. */
@@ -404,7 +429,9 @@ static quire_err_t republish(compactor_t *c, int32_t part)
     const char *p[] = {pb};
     PGresult *r = pq(c,
                      "SELECT DISTINCT ON (doc_id) doc_id, position, ydoc, (extract(epoch FROM "
-                     "created_at) * 1000)::int8 FROM doc_snapshots WHERE NOT published AND "
+                     "created_at) * 1000)::int8, version, event_count, event_bytes, (extract(epoch "
+                     "FROM first_time) * 1000)::int8, (extract(epoch FROM broker_time) * "
+                     "1000)::int8, deleted, owner FROM doc_snapshots WHERE NOT published AND "
                      "partition = $1::int4 ORDER BY doc_id, position DESC",
                      1, p, NULL, NULL, 1);
     if (!r)
@@ -416,17 +443,16 @@ static quire_err_t republish(compactor_t *c, int32_t part)
             break;
         snprintf(pub->doc, sizeof pub->doc, "%s", PQgetvalue(r, i, 0));
         pub->part = part;
-        int64_t v = 0;
-        const uint8_t *b = (const uint8_t *)PQgetvalue(r, i, 1);
-        for (int k = 0; k < 8; k++)
-            v = (v << 8) | b[k];
-        pub->position = v;
-        int64_t created = 0;
-        b = (const uint8_t *)PQgetvalue(r, i, 3);
-        for (int k = 0; k < 8; k++)
-            created = (created << 8) | b[k];
+        pub->position = be64(r, i, 1);
+        snapshot_meta_t meta = {.version = be64(r, i, 4),
+                                .event_count = be64(r, i, 5),
+                                .event_bytes = be64(r, i, 6),
+                                .first_ms = be64(r, i, 7),
+                                .last_ms = be64(r, i, 8),
+                                .deleted = !PQgetisnull(r, i, 9) && PQgetvalue(r, i, 9)[0],
+                                .owner = PQgetisnull(r, i, 10) ? NULL : PQgetvalue(r, i, 10)};
         if (produce_snapshot(c, pub, (const uint8_t *)PQgetvalue(r, i, 2),
-                             (size_t)PQgetlength(r, i, 2), created) == QUIRE_OK)
+                             (size_t)PQgetlength(r, i, 2), be64(r, i, 3), &meta) == QUIRE_OK)
             stat_add(c, ST_REPUBLISHED, 1);
     }
     PQclear(r);
@@ -548,8 +574,15 @@ static quire_err_t snapshot_doc(compactor_t *c, cdoc_t *d, compactor_reason_t wh
            "$12::bool) ON CONFLICT (doc_id, position) DO NOTHING",
            12, vals, lens, fmts, 0);
     bool deleted = rd.lifecycle == READMODEL_DELETED;
-    readmodel_doc_deinit(&rd);
+    snapshot_meta_t meta = {.version = rd.version,
+                            .event_count = rd.event_count,
+                            .event_bytes = rd.event_bytes,
+                            .first_ms = rd.created_ms,
+                            .last_ms = rd.updated_ms,
+                            .deleted = deleted,
+                            .owner = rd.owner};
     if (!r) {
+        readmodel_doc_deinit(&rd);
         free(state);
         d->retry_at_ms = now + c->conf.retry_ms;
         return c->pg_lost ? QUIRE_ERR_PG : QUIRE_OK;
@@ -580,11 +613,12 @@ static quire_err_t snapshot_doc(compactor_t *c, cdoc_t *d, compactor_reason_t wh
         snprintf(pub->doc, sizeof pub->doc, "%s", d->id);
         pub->part = d->part;
         pub->position = o + 1;
-        if (produce_snapshot(c, pub, state, len, wall_ms()) != QUIRE_OK)
+        if (produce_snapshot(c, pub, state, len, wall_ms(), &meta) != QUIRE_OK)
             c->parts[d->part].republish = true;
     } else {
         c->parts[d->part].republish = true;
     }
+    readmodel_doc_deinit(&rd);
     free(state);
     return QUIRE_OK;
 }
@@ -863,8 +897,8 @@ static quire_err_t check_due(compactor_t *c, bool *ret_busy)
                 else
                     when = INT64_MAX;
             }
-            if (when != INT64_MAX && when - now <= c->conf.policy.quiet_ms + c->conf.retry_ms)
-                busy = true; /* due soon; budget-blocked documents wait for AGE, not for us */
+            if (when != INT64_MAX && when - now <= IDLE_HORIZON_MS)
+                busy = true; /* due soon; later ones (AGE, long quiet periods) are not waited for */
             if (when < next)
                 next = when;
         }
@@ -950,7 +984,7 @@ quire_err_t compactor_run(compactor_t *c, volatile sig_atomic_t *stop)
         if (mono_ms() >= c->next_check_ms)
             check_due(c, &busy);
         else
-            busy = c->next_check_ms - mono_ms() <= c->conf.policy.quiet_ms + c->conf.retry_ms;
+            busy = c->next_check_ms - mono_ms() <= IDLE_HORIZON_MS;
         if (mono_ms() - c->last_commit_ms >= 1000)
             commit_coverage(c, false);
         if (c->conf.until_idle) {

@@ -48,9 +48,9 @@ typedef struct compactor_conf_s {
     const char *group_id;        /* consumer group of the compactors */
     compactor_policy_t policy;
     int session_timeout_ms;
-    size_t max_state_bytes;   /* documents larger than this are not snapshotted (logged) */
-    int64_t retry_ms;         /* waiting for the projector, or after a failure */
-    bool until_idle;          /* stop once caught up with nothing due or in flight (tools) */
+    size_t max_state_bytes; /* documents larger than this are not snapshotted (logged) */
+    int64_t retry_ms;       /* waiting for the projector, or after a failure */
+    bool until_idle; /* stop once caught up, nothing in flight, nothing due within 5 s (tools) */
     quire_metrics_t *metrics; /* borrowed; may be NULL */
 } compactor_conf_t;
 

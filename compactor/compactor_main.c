@@ -63,7 +63,8 @@ static const quire_cfg_opt_t compactor_opts[] = {
     {"retry", QUIRE_CFG_MS, "200ms", 10, 60000, offsetof(compactor_main_conf_t, retry_ms), 0,
      "wait before trying a document again (projector behind, failure)"},
     {"until-idle", QUIRE_CFG_BOOL, "false", 0, -1, offsetof(compactor_main_conf_t, until_idle), 0,
-     "stop once every partition is read to its end and nothing is due soon (tools, benchmarks)"},
+     "stop once every partition is read to its end and nothing is due within 5 s (tools, "
+     "benchmarks)"},
 };
 
 static volatile sig_atomic_t stop_signal;

@@ -321,8 +321,24 @@ quire_err_t readmodel_load_at(PGconn *pg, const char *doc_id, const readmodel_po
     }
     bool has_snap = PQntuples(snap) == 1;
     if (!has_snap && floor > 0) {
-        err = QUIRE_ERR_UNAVAILABLE; /* the events below the floor are not indexed */
-        goto out;
+        /* A bootstrapped index starts at the floor: documents older than it (their row counts
+         * more events than are indexed) cannot be rebuilt from the start. */
+        const char *pm[] = {doc_id};
+        cnt = query(pg,
+                    "SELECT COALESCE((SELECT event_count FROM documents WHERE doc_id = $1) > "
+                    "(SELECT count(*) FROM doc_events WHERE doc_id = $1), false)",
+                    1, pm);
+        if (!cnt) {
+            err = QUIRE_ERR_PG;
+            goto out;
+        }
+        bool missing = pgval_bool(cnt, 0, 0);
+        PQclear(cnt);
+        cnt = NULL;
+        if (missing) {
+            err = QUIRE_ERR_UNAVAILABLE;
+            goto out;
+        }
     }
     bool meta = has_snap && !PQgetisnull(snap, 0, SN_BYTES);
     snprintf(basebuf, sizeof basebuf, "%lld",

@@ -101,8 +101,8 @@ typedef struct readmodel_point_s {
  * Counts come from the snapshot's metadata plus the tail, so the cost is the tail's, not the
  * history's. *ret_deleted_now (may be NULL) says whether the document is deleted today.
  * QUIRE_ERR_NOT_FOUND when the document had no event at or before the point;
- * QUIRE_ERR_UNAVAILABLE when no snapshot covers the point and the event index of its partition
- * starts later (a read model bootstrapped from snapshots: index_floors).
+ * QUIRE_ERR_UNAVAILABLE when no snapshot covers the point and the document has events the index
+ * lacks (a read model bootstrapped from snapshots indexes from a floor on: index_floors).
  */
 quire_err_t readmodel_load_at(PGconn *pg, const char *doc_id, const readmodel_point_t *at,
                               readmodel_doc_t *ret, bool *ret_deleted_now);
