@@ -3,7 +3,12 @@
 // codec, and `quire doc get`. Built on stack.mjs and readmodel.mjs.
 import { execFileSync } from 'node:child_process'
 import { env, startRole, freePort, quire, waitFor } from './stack.mjs'
-import { psql } from './readmodel.mjs'
+
+// psql with room for large results (the event index of a 259,778-event document).
+function psql (sql) {
+  return execFileSync('psql', [env.QUIRE_PG, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+    { maxBuffer: 1 << 30 }).toString().trim()
+}
 
 export const SNAPSHOT_TOPIC = `${env.QUIRE_TOPIC_PREFIX || 'quire'}.doc-snapshots`
 
