@@ -13,12 +13,13 @@
  *   bench_compactor produce-docs <prefix> <ndocs> <per-doc> <updates-file>...
  *       documents bench-<i> (i < ndocs), each the first per-doc updates of file i mod nfiles,
  *       interleaved round-robin (one update of each document in turn).
- *   bench_compactor load <doc> [runs] [topic]
+ *   bench_compactor load <doc> [runs] [topic] [at-offset]
  *       the gateway's cold load of a document, as broadcaster/gw_join.c does it on a pooled
  *       connection: readmodel_load (the row, or the newest snapshot, plus the tail), then the
  *       state integrated into a fresh ydoc and the full SyncStep2 encoded; and the same through a
  *       snapshot (readmodel_load_at of the latest version: the ?at= path, and what a join reads
- *       while the row lags). Prints per-phase medians and what each load read.
+ *       while the row lags), and at a given offset (a long tail). Prints per-phase medians and
+ *       what each load read.
  *
  * Environment: QUIRE_KAFKA_BROKERS, QUIRE_PG. Benchmarks print figures; they never fail on time.
  */
@@ -360,20 +361,21 @@ static int one_load(PGconn *pg, const char *topic, const char *doc, bool at_late
     return 0;
 }
 
-static int bench_load(const char *doc, int runs, const char *topic)
+static int bench_load(const char *doc, int runs, const char *topic, int64_t at)
 {
     char err[512];
     double *db = calloc((size_t)runs, sizeof *db), *yd = calloc((size_t)runs, sizeof *yd),
            *tot = calloc((size_t)runs, sizeof *tot);
     readmodel_doc_t d = {0};
-    for (int mode = 0; mode < 2; mode++) {
+    for (int mode = 0; mode < (at >= 0 ? 3 : 2); mode++) {
         for (int r = 0; r < runs; r++) {
             PGconn *pg = quire_pg_connect(pgconn, "bench-load", err, sizeof err);
             if (!pg) {
                 fprintf(stderr, "%s\n", err);
                 return 2;
             }
-            if (one_load(pg, topic, doc, mode == 1, d.version, &db[r], &yd[r], &d)) {
+            int64_t v = mode == 2 ? at : d.version;
+            if (one_load(pg, topic, doc, mode >= 1, v, &db[r], &yd[r], &d)) {
                 PQfinish(pg);
                 return 2;
             }
@@ -383,7 +385,10 @@ static int bench_load(const char *doc, int runs, const char *topic)
         printf("LOAD %s %-30s base=%s (%zu bytes at %lld) tail=%lld events / %lld bytes; state "
                "%zu bytes: read %.2f ms + ydoc build and SyncStep2 %.2f ms = %.2f ms (medians of "
                "%d, fresh connection each, connecting not counted)\n",
-               doc, mode ? "through a snapshot (?at=)" : "current state (join)",
+               doc,
+               mode == 2   ? "?at= the given offset"
+               : mode == 1 ? "through a snapshot (?at= latest)"
+                           : "current state (join)",
                base_name(d.base_kind), d.base_len, (long long)d.base_position,
                (long long)d.tail_events, (long long)d.tail_bytes, d.state_len, median(db, runs),
                median(yd, runs), median(tot, runs), runs);
@@ -404,7 +409,7 @@ int main(int argc, char **argv)
                         "  topics <prefix> [partitions]\n"
                         "  produce <prefix> <doc> <updates-file> [limit]\n"
                         "  produce-docs <prefix> <ndocs> <per-doc> <updates-file>...\n"
-                        "  load <doc> [runs] [topic]\n");
+                        "  load <doc> [runs] [topic] [at-offset]\n");
         return 2;
     }
     quire_log_init("bench", QUIRE_LOG_ERROR);
@@ -418,7 +423,7 @@ int main(int argc, char **argv)
         return bench_produce_docs(argv[2], atol(argv[3]), atol(argv[4]), argv + 5, argc - 5);
     if (strcmp(argv[1], "load") == 0 && argc >= 3 && pgconn)
         return bench_load(argv[2], argc > 3 ? atoi(argv[3]) : 9,
-                          argc > 4 ? argv[4] : "quire.doc-updates");
+                          argc > 4 ? argv[4] : "quire.doc-updates", argc > 5 ? atoll(argv[5]) : -1);
     fprintf(stderr, "unknown or incomplete command %s\n", argv[1]);
     return 2;
 }
