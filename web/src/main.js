@@ -112,7 +112,7 @@ function loginView (message) {
 async function homeView () {
   clear(app)
   const list = h('ul', { class: 'doclist', 'data-testid': 'doclist' }, h('li', { class: 'muted' }, 'Loading…'))
-  const idInput = h('input', { name: 'id', placeholder: 'document id (optional)', pattern: '[A-Za-z0-9._~-]{1,128}', 'aria-label': 'new document id' })
+  const idInput = h('input', { name: 'id', placeholder: 'document id (optional)', pattern: '[A-Za-z0-9._~\\-]{1,128}', 'aria-label': 'new document id' })
   const error = h('p', { class: 'error', role: 'alert' })
   const form = h('form', { class: 'new-doc', 'data-testid': 'new-doc' }, idInput, h('button', { type: 'submit' }, 'New document'), error)
   form.addEventListener('submit', async (e) => {

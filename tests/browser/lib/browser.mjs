@@ -67,7 +67,7 @@ export async function startWebStack ({ apiArgs = [], gatewayArgs = [] } = {}) {
 
 // A user who logs in with a password (docs/auth.md), made with the quire CLI.
 export function createUser (user, password) {
-  quire(['user', 'add', '--user', user, '--password-stdin'], { input: password + '\n' })
+  quire(['user', 'add', user], { input: password + '\n' })
 }
 
 export function unique (prefix) {
@@ -82,6 +82,16 @@ export async function newPage (browser, name) {
   const log = fs.createWriteStream(path.join(SHOTS, `${name}.console.log`), { flags: 'a' })
   page.on('console', (m) => log.write(`${new Date().toISOString()} ${m.type()} ${m.text()}\n`))
   page.on('pageerror', (e) => log.write(`${new Date().toISOString()} pageerror ${e.stack || e.message}\n`))
+  // WebSocket traffic, abbreviated (first bytes of each frame): enough to see syncs, acks, refusals
+  page.on('websocket', (ws) => {
+    const t = () => new Date().toISOString()
+    const hex = (p) => { const b = Buffer.from(p); return `${b.subarray(0, 12).toString('hex')}${b.length > 12 ? '…' : ''} (${b.length} B)` }
+    log.write(`${t()} ws open ${ws.url()}\n`)
+    ws.on('framesent', (f) => log.write(`${t()} ws > ${hex(f.payload)}\n`))
+    ws.on('framereceived', (f) => log.write(`${t()} ws < ${hex(f.payload)}\n`))
+    ws.on('socketerror', (e) => log.write(`${t()} ws error ${e}\n`))
+    ws.on('close', () => log.write(`${t()} ws closed ${ws.url()}\n`))
+  })
   return { context, page, name }
 }
 
