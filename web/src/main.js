@@ -234,7 +234,8 @@ async function docView (docId) {
       conn.title = `gateway ${s.gateway} · version ${s.version}`
       saved.dataset.state = s.saved
       saved.textContent = s.saved !== 'unsaved' ? SAVED_TEXT[s.saved]
-        : s.connection === 'offline' ? 'Not saved — offline'
+        : s.connection === 'closed' ? 'Not saved'
+          : s.connection === 'offline' ? 'Not saved — offline'
           : s.nack ? 'Not saved — retrying' : SAVED_TEXT.unsaved
       saved.title = s.nack ? `last refusal: ${s.nack.reason} (${s.nack.code})` : ''
       saved.dataset.version = s.version
