@@ -31,8 +31,13 @@ start_roles() {
     local web_gateways="" web_origin="http://localhost:$API_PORT"
     for p in $GATEWAY_PORTS; do web_gateways="${web_gateways:+$web_gateways,}ws://localhost:$p"; done
     if has_role api; then
+        local api_auth=()
+        # the page logs in and writes with cookies from this Origin only (docs/auth.md)
+        if "$QUIRE_BIN" api --help 2>/dev/null | grep -q -- '--allowed-origins'; then
+            api_auth=(--allowed-origins "$web_origin")
+        fi
         start_role api api --listen "127.0.0.1:$API_PORT" --web-root "$QUIRE_ROOT/web/dist" \
-            --web-gateways "$web_gateways"
+            --web-gateways "$web_gateways" "${api_auth[@]}"
         started+=(api)
     fi
     if has_role gateway; then
