@@ -215,6 +215,10 @@ struct gw_doc_s {
     int64_t full_sync_version;
     gw_aw_t *aw;
     size_t naw, aw_cap;
+    /* client clock ranges of writes produced but not yet back from the log: later writes that
+     * build on them are not "missing dependencies" */
+    yjs_client_range_t *inflight;
+    size_t ninflight, inflight_cap;
     bool presence_dirty;
     int64_t presence_beat_us; /* last heartbeat published */
 };

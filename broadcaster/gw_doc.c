@@ -24,6 +24,7 @@
 #include "gw.h"
 #include "quire_kafka.h"
 #include "quire_log.h"
+#include "yjs_sv.h"
 #include "yjs_update.h"
 
 #define HELD_MAX_BYTES  ((size_t)64 << 20)
@@ -304,6 +305,7 @@ static void expire_remote(gw_t *gw, gw_doc_t *d, int64_t now)
 
 static void doc_free(gw_t *gw, gw_doc_t *d)
 {
+    free(d->inflight);
     gw_state_deinit(&d->st);
     gw_frame_unref(d->full_sync);
     for (size_t i = 0; i < d->naw; i++)
@@ -508,6 +510,48 @@ static void on_write_done(void *opaque, const ingest_result_t *res)
     free(w);
 }
 
+/* Drops in-flight ranges the state now covers. */
+static void prune_inflight(gw_doc_t *d)
+{
+    const uint8_t *svb;
+    size_t svl;
+    yjs_sv_t sv = {0};
+    if (!d->ninflight || gw_state_sv(&d->st, &svb, &svl) != QUIRE_OK ||
+        yjs_sv_decode(svb, svl, SIZE_MAX, &sv) != QUIRE_OK)
+        return;
+    size_t w = 0;
+    for (size_t i = 0; i < d->ninflight; i++)
+        if (d->inflight[i].end > yjs_sv_get(&sv, d->inflight[i].client))
+            d->inflight[w++] = d->inflight[i];
+    d->ninflight = w;
+    yjs_sv_deinit(&sv);
+}
+
+/* Records the ranges a produced write creates (bounded: the oldest are dropped first). */
+static void add_inflight(gw_doc_t *d, const uint8_t *update, size_t len)
+{
+    yjs_validation_t v = {0};
+    if (yjs_update_validate(update, len, NULL, YJS_DECODE_SKIM, &v) == QUIRE_OK) {
+        for (size_t i = 0; i < v.nranges; i++) {
+            if (d->ninflight == d->inflight_cap) {
+                if (d->inflight_cap >= 4096) { /* drop the oldest half */
+                    memmove(d->inflight, d->inflight + 2048, 2048 * sizeof *d->inflight);
+                    d->ninflight = 2048;
+                } else {
+                    size_t cap = d->inflight_cap ? d->inflight_cap * 2 : 16;
+                    yjs_client_range_t *n = realloc(d->inflight, cap * sizeof *n);
+                    if (!n)
+                        break;
+                    d->inflight = n;
+                    d->inflight_cap = cap;
+                }
+            }
+            d->inflight[d->ninflight++] = v.ranges[i];
+        }
+    }
+    yjs_validation_deinit(&v);
+}
+
 static void on_write(gw_t *gw, gw_conn_t *c, const uint8_t *update, size_t len)
 {
     gw_doc_t *d = c->doc;
@@ -522,25 +566,33 @@ static void on_write(gw_t *gw, gw_conn_t *c, const uint8_t *update, size_t len)
         c->acked_seq = seq; /* nothing pending: the write is refused, not lost */
         return;
     }
+    uint8_t *novel = NULL;
+    size_t nlen = 0;
+    bool missing = false;
+    /* validates the update fully, and keeps only what the log does not have */
+    quire_err_t err = gw_state_novel(&d->st, update, len, &novel, &nlen);
+    if (!err && novel) {
+        prune_inflight(d);
+        err = gw_state_missing_deps(&d->st, novel, nlen, d->inflight, d->ninflight, &missing);
+    }
+    if (err || missing) {
+        free(novel);
+        quire_metric_add(gw->m_refused, 1);
+        QLOG_INFO("refused an update", "doc=%s user=%s conn=%llu reason=\"%s\"", d->id, c->who.user,
+                  (unsigned long long)c->id, missing ? "missing dependencies" : quire_err_str(err));
+        nack_and_close(c, seq, err == QUIRE_ERR_TOO_LARGE ? 4413 : 4400,
+                       missing                      ? "update depends on content the document lacks"
+                       : err == QUIRE_ERR_TOO_LARGE ? "update too large"
+                                                    : "malformed update");
+        return;
+    }
     gw_write_t *w = calloc(1, sizeof *w);
     if (!w) {
+        free(novel);
         nack_and_close(c, seq, 1011, "out of memory");
         return;
     }
     w->seq = seq;
-    uint8_t *novel = NULL;
-    size_t nlen = 0;
-    /* validates the update fully, and keeps only what the log does not have */
-    quire_err_t err = gw_state_novel(&d->st, update, len, &novel, &nlen);
-    if (err) {
-        free(w);
-        quire_metric_add(gw->m_refused, 1);
-        QLOG_INFO("refused a malformed update", "doc=%s user=%s conn=%llu", d->id, c->who.user,
-                  (unsigned long long)c->id);
-        nack_and_close(c, seq, err == QUIRE_ERR_TOO_LARGE ? 4413 : 4400,
-                       err == QUIRE_ERR_TOO_LARGE ? "update too large" : "malformed update");
-        return;
-    }
     if (c->writes_tail)
         c->writes_tail->next = w;
     else
@@ -575,19 +627,17 @@ static void on_write(gw_t *gw, gw_conn_t *c, const uint8_t *update, size_t len)
     free(novel);
     if (err) {
         free(ctx);
-        w->failed = true;
         quire_metric_add(gw->m_refused, 1);
-        int code = err == QUIRE_ERR_TOO_LARGE                            ? 4413
-                   : err == QUIRE_ERR_SPOOFED                            ? 4409
-                   : (err == QUIRE_ERR_BUSY || quire_err_retriable(err)) ? 1013
-                   : err == QUIRE_ERR_EMPTY                              ? 0
-                                                                         : 4400;
-        if (code == 0) { /* nothing to write after all */
-            w->failed = false;
+        if (err == QUIRE_ERR_EMPTY) { /* nothing to write after all */
             w->reported = true;
             try_ack(gw, c);
             return;
         }
+        w->failed = true;
+        int code = err == QUIRE_ERR_TOO_LARGE                            ? 4413
+                   : err == QUIRE_ERR_SPOOFED                            ? 4409
+                   : (err == QUIRE_ERR_BUSY || quire_err_retriable(err)) ? 1013
+                                                                         : 4400;
         QLOG_INFO("refused a write", "doc=%s user=%s err=\"%s\"", d->id, c->who.user, errbuf);
         nack_and_close(c, seq, code, errbuf);
         return;
@@ -595,6 +645,7 @@ static void on_write(gw_t *gw, gw_conn_t *c, const uint8_t *update, size_t len)
     w->ids = t.event_ids;
     w->nids = t.nevents;
     w->remaining = t.nevents;
+    add_inflight(d, update, len);
 }
 
 /* An event came back: it may complete writes of this document's sockets. */

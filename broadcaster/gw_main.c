@@ -289,6 +289,7 @@ out:
         for (size_t i = 0; i < d->naw; i++)
             free(d->aw[i].state);
         free(d->aw);
+        free(d->inflight);
         free(d);
     }
     it = 0;

@@ -136,6 +136,8 @@ void gw_conn_close(gw_conn_t *c, int code, const char *reason)
     c->close_code = code;
     snprintf(c->close_reason, sizeof c->close_reason, "%s", reason);
     lws_callback_on_writable(c->wsi);
+    /* a peer that does not read gets no close handshake: drop it after a few seconds */
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
 }
 
 /* ---- upgrade checks --------------------------------------------------------------------- */
@@ -370,8 +372,11 @@ static int on_writeable(gw_t *gw, gw_conn_t *c, struct lws *wsi)
         c->sq_count--;
         c->sq_bytes -= f->len;
         gw_frame_unref(f);
-        if (n < 0)
+        if (n < 0) {
+            QLOG_INFO("could not write to a socket; closing it", "doc=%s user=%s", c->doc_id,
+                      c->who.user);
             return -1;
+        }
         if (c->sq_count || c->close_code)
             lws_callback_on_writable(wsi);
         return 0;
@@ -470,6 +475,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         gw_conn_t *c = pss ? pss->conn : NULL;
         if (!c)
             return 0;
+        QLOG_DEBUG("socket closed", "doc=%s user=%s code=%d queued=%zu", c->doc_id, c->who.user,
+                   c->close_code, c->sq_bytes);
         pss->conn = NULL;
         gw_doc_detach(gw, c);
         gw_map_del_u64(gw->conns, c->id);

@@ -12,11 +12,13 @@
 #ifndef GW_STATE_H
 #define GW_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "quire_err.h"
 #include "ydoc.h"
+#include "yjs_update.h"
 
 typedef struct gw_state_s {
     ydoc_t *doc; /* owned */
@@ -37,6 +39,15 @@ quire_err_t gw_state_diff(gw_state_t *s, const uint8_t *sv, size_t sv_len, uint8
 /* What update adds to the state: *ret = NULL when nothing (malloc'd otherwise). */
 quire_err_t gw_state_novel(gw_state_t *s, const uint8_t *update, size_t len, uint8_t **ret,
                            size_t *ret_len);
+/* True when update (already validated) depends on content neither the state, the writes in
+ * flight (`inflight`: produced, not yet back from the log) nor the update itself holds: a gap
+ * before a client's first struct, an origin, right origin or parent beyond what is available, or a
+ * delete range over content nobody has. Such an update could only be held as pending forever: the
+ * gateway refuses it (I7). QUIRE_ERR_* on a decoding failure. */
+quire_err_t gw_state_missing_deps(gw_state_t *s, const uint8_t *update, size_t len,
+                                  const yjs_client_range_t *inflight, size_t ninflight,
+                                  bool *ret_missing);
+
 /* An estimate of the encoded state's size in bytes. */
 size_t gw_state_size(const gw_state_t *s);
 /* Heap bytes held. */

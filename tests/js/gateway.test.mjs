@@ -3,7 +3,7 @@
 // without re-producing what the log has (I10), presence across gateways.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { uniqueId, sleep, waitFor, eventsOf, startApi, token } from './lib/stack.mjs'
+import { uniqueId, sleep, waitFor, eventsOf, startApi, token, share } from './lib/stack.mjs'
 import { startGateway, connect, replay, sameDoc, contains, Y } from './lib/yclient.mjs'
 import { startProjector } from './lib/readmodel.mjs'
 
@@ -33,6 +33,7 @@ function rng (seed) {
 
 test('clients on two gateways edit one document concurrently and converge with the log (I2)', async () => {
   const doc = uniqueId('conv')
+  await share(api.url, doc, token('alice'), ['bob', 'carol', 'dave'], { create: true }) /* alice's document */
   const clients = [
     connect({ url: gwA.url, doc, user: 'alice' }), connect({ url: gwA.url, doc, user: 'bob' }),
     connect({ url: gwB.url, doc, user: 'carol' }), connect({ url: gwB.url, doc, user: 'dave' })
@@ -129,4 +130,20 @@ test('presence of a client disappears when its gateway is killed', async () => {
   await gwC.kill('SIGKILL')
   await waitFor('B to drop Alice after her gateway died', () => !b.provider.awareness.getStates().has(aId), { timeoutMs: 15000 })
   a.close(); b.close()
+})
+
+test('regression: writes that build on the client\'s own writes still in flight are accepted', async () => {
+  const doc = uniqueId('inflight')
+  const c = connect({ url: gwA.url, doc, user: 'alice' })
+  await c.synced()
+  const t = c.ydoc.getText('t')
+  for (let i = 0; i < 50; i++) { // no await: each edit depends on the previous, not yet echoed
+    if (t.length) t.delete(0, t.length)
+    t.insert(0, `version ${i}`)
+  }
+  await c.saved()
+  assert.equal(c.q.lastClose, null, 'the socket was never closed')
+  assert.equal(c.q.nacks.length, 0)
+  assert.equal(replay(doc).getText('t').toString(), 'version 49')
+  c.close()
 })
