@@ -33,10 +33,19 @@ after(async () => {
   await stack?.stop()
 })
 
-// The document's content as the read model has it once it reached `version`.
+// The document's content as the read model has it once it reached `version`. A 503
+// (version_not_reached: the api waited its bound) is retried as its Retry-After says — after a
+// Kafka restart the projector takes a while to rejoin its group.
 async function restContent (page, version) {
-  const r = await pageGet(page, `/v1/docs/${doc}?min_version=${version}`)
+  let r
+  const until = Date.now() + 90000
+  do {
+    r = await pageGet(page, `/v1/docs/${doc}?min_version=${version}`)
+    if (r.status !== 503) break
+    await sleep(1000)
+  } while (Date.now() < until)
   assert.equal(r.status, 200, `GET /v1/docs/${doc}?min_version=${version}: ${r.text}`)
+  assert.ok(r.json.version >= version)
   return r.json
 }
 
