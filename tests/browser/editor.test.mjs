@@ -117,6 +117,7 @@ test('alice creates a document and shares it with bob (editor) and vera (viewer)
     await page.click('[data-testid=share-form] button[type=submit]')
     await page.waitForSelector(`[data-testid=members] li[data-user="${u}"]`)
   }
+  await screenshot(page, 'share-alice')
   const members = await pageGet(page, `/v1/docs/${doc}/members`)
   assert.equal(members.status, 200)
   const roles = Object.fromEntries(members.json.members.map((m) => [m.user, m.role]))
@@ -127,6 +128,7 @@ test('alice creates a document and shares it with bob (editor) and vera (viewer)
   await loginUI(pages.bob.page, stack.origin, users.bob, PASSWORD)
   await pages.bob.page.waitForSelector(`[data-testid=doclist] li[data-doc="${doc}"]`)
   assert.match(await pages.bob.page.textContent(`[data-testid=doclist] li[data-doc="${doc}"] .role`), /editor/)
+  await screenshot(pages.bob.page, 'documents-bob')
 })
 
 test('two users on two gateways type concurrently into the same paragraph: both converge and equal GET ?min_version= of the last version either saw', async () => {
