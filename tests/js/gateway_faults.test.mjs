@@ -5,7 +5,7 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { uniqueId, sleep, waitFor } from './lib/stack.mjs'
-import { startGateway, startProxy, connect, replay, sameDoc, contains } from './lib/yclient.mjs'
+import { startGateway, startProxy, connect, replay, sameDoc, contains, Y } from './lib/yclient.mjs'
 
 test('kill -9 of a gateway under load: acknowledged writes survive, clients converge on the other', { timeout: 240000 }, async () => {
   const gwA = await startGateway('gw-fault-a')
@@ -50,4 +50,26 @@ test('kill -9 of a gateway under load: acknowledged writes survive, clients conv
   }
   assert.ok(acked > ackedBeforeKill)
   for (const c of all) c.close()
+})
+
+test('graceful shutdown: pending writes are acknowledged, then sockets close with 1001 (going away)', async () => {
+  const gw = await startGateway('gw-drain')
+  const doc = uniqueId('drain')
+  const c = connect({ url: gw.url, doc, user: 'alice' })
+  await c.synced()
+  let closeCode = null
+  c.provider.on('connection-close', (ev) => { if (closeCode === null) closeCode = ev?.code })
+  c.provider.shouldConnect = false // do not reconnect to the stopped gateway
+  const t = c.ydoc.getText('t')
+  for (let i = 0; i < 20; i++) t.insert(t.length, `line ${i}\n`)
+  const stopping = gw.stop() // SIGTERM while writes are in flight
+  await stopping
+  await waitFor('the close to be seen', () => closeCode !== null)
+  assert.equal(closeCode, 1001)
+  const sent = c.writes.length
+  const acked = c.writes.filter((w) => w.acked).length
+  assert.ok(sent > 0)
+  assert.equal(acked, sent, 'every write sent before the shutdown was acknowledged')
+  assert.ok(contains(replay(doc), Y.encodeStateAsUpdate(c.ydoc)), 'and is in the log')
+  c.close()
 })
