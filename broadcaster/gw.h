@@ -240,7 +240,8 @@ struct gw_s {
     uint64_t next_conn_id;
     uint64_t next_token;
     size_t catching_up; /* documents in SEEKING or CATCHUP */
-    uint64_t epoch;     /* this process's presence epoch */
+    int64_t access_checked_us;
+    uint64_t epoch; /* this process's presence epoch */
     char **origins;
     size_t norigins;
     volatile int stopping;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gw.h"
 #include "quire_kafka.h"
@@ -1059,9 +1060,26 @@ size_t gw_pending_writes(gw_t *gw)
     return n;
 }
 
+/* Access tokens expire (15 min for browsers): a socket outlives its token by at most a tick and
+ * the leeway; the client refreshes its session and reconnects (4401, docs/protocol.md). */
+static void expire_access(gw_t *gw)
+{
+    time_t now = time(NULL);
+    size_t it = 0;
+    gw_conn_t *c;
+    while ((c = gw_map_next(gw->conns, &it)))
+        if (c->who.expires_at_s && (int64_t)now > c->who.expires_at_s + QUIRE_TOKEN_LEEWAY_S)
+            gw_conn_close(c, 4401, "access expired: refresh and reconnect");
+}
+
 void gw_doc_tick(gw_t *gw)
 {
     int64_t now = gw_now_us();
+    static const int64_t access_check_us = 1000000;
+    if (now - gw->access_checked_us > access_check_us) {
+        gw->access_checked_us = now;
+        expire_access(gw);
+    }
     gw_doc_t *gone[128];
     size_t ngone = 0, it = 0;
     gw_doc_t *d;

@@ -330,7 +330,7 @@ static int on_receive(gw_t *gw, gw_conn_t *c, struct lws *wsi, const uint8_t *in
         gw_conn_close(c, 4413, "message too large");
         return 0;
     }
-    if (c->rx_len + len > c->rx_cap) {
+    if (len && c->rx_len + len > c->rx_cap) {
         size_t cap = c->rx_cap ? c->rx_cap : 4096;
         while (cap < c->rx_len + len)
             cap *= 2;
@@ -342,7 +342,8 @@ static int on_receive(gw_t *gw, gw_conn_t *c, struct lws *wsi, const uint8_t *in
         c->rx = n;
         c->rx_cap = cap;
     }
-    memcpy(c->rx + c->rx_len, in, len);
+    if (len) /* empty frames arrive with in == NULL */
+        memcpy(c->rx + c->rx_len, in, len);
     c->rx_len += len;
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
         return 0;

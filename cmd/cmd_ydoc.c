@@ -37,17 +37,17 @@ typedef struct ydoc_conf_s {
 } ydoc_conf_t;
 
 static const quire_cfg_opt_t ydoc_opts[] = {
-    {"root", QUIRE_CFG_STRING, "", 0, -1, offsetof(ydoc_conf_t, root), 0,
+    {"root", QUIRE_CFG_STRING, "", 0, -1, offsetof(ydoc_conf_t, root), QUIRE_CFG_NO_ENV,
      "render only this root (default: every root as one JSON object)"},
-    {"type", QUIRE_CFG_STRING, "auto", 0, -1, offsetof(ydoc_conf_t, type), 0,
+    {"type", QUIRE_CFG_STRING, "auto", 0, -1, offsetof(ydoc_conf_t, type), QUIRE_CFG_NO_ENV,
      "with --root: auto, text, xml, map or array"},
-    {"format", QUIRE_CFG_STRING, "json", 0, -1, offsetof(ydoc_conf_t, format), 0,
+    {"format", QUIRE_CFG_STRING, "json", 0, -1, offsetof(ydoc_conf_t, format), QUIRE_CFG_NO_ENV,
      "with --root: json (toJSON), string (toString, raw) or delta (Y.Text toDelta)"},
-    {"state", QUIRE_CFG_STRING, "", 0, -1, offsetof(ydoc_conf_t, state), 0,
+    {"state", QUIRE_CFG_STRING, "", 0, -1, offsetof(ydoc_conf_t, state), QUIRE_CFG_NO_ENV,
      "also write the document's state (one update) to this file"},
-    {"sorted", QUIRE_CFG_BOOL, "false", 0, -1, offsetof(ydoc_conf_t, sorted), 0,
+    {"sorted", QUIRE_CFG_BOOL, "false", 0, -1, offsetof(ydoc_conf_t, sorted), QUIRE_CFG_NO_ENV,
      "map keys and root names in string order instead of integration order"},
-    {"stats", QUIRE_CFG_BOOL, "false", 0, -1, offsetof(ydoc_conf_t, stats), 0,
+    {"stats", QUIRE_CFG_BOOL, "false", 0, -1, offsetof(ydoc_conf_t, stats), QUIRE_CFG_NO_ENV,
      "print document counters on stderr"},
 };
 

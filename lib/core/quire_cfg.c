@@ -156,7 +156,7 @@ quire_err_t quire_cfg_parse(const quire_cfg_opt_t *opts, size_t nopts, void *con
     for (size_t i = 0; i < nopts && err == QUIRE_OK; i++) {
         char env[128];
         env_name(opts[i].name, env, sizeof env);
-        const char *v = getenv(env);
+        const char *v = (opts[i].flags & QUIRE_CFG_NO_ENV) ? NULL : getenv(env);
         if (v) {
             err = quire_cfg_set(&opts[i], conf, v, errbuf, errlen);
             if (err != QUIRE_OK)
@@ -265,7 +265,10 @@ void quire_cfg_print_help(FILE *out, const quire_cfg_opt_t *opts, size_t nopts)
         char env[128];
         env_name(opts[i].name, env, sizeof env);
         fprintf(out, "  --%-22s %-8s %s\n", opts[i].name, type_name(opts[i].type), opts[i].help);
-        fprintf(out, "  %-33s env %s", "", env);
+        if (opts[i].flags & QUIRE_CFG_NO_ENV)
+            fprintf(out, "  %-33s flag only", "");
+        else
+            fprintf(out, "  %-33s env %s", "", env);
         if (opts[i].def && !(opts[i].flags & QUIRE_CFG_SECRET))
             fprintf(out, ", default \"%s\"", opts[i].def);
         if (opts[i].flags & QUIRE_CFG_REQUIRED)
@@ -284,6 +287,8 @@ void quire_cfg_print_markdown(FILE *out, const quire_cfg_opt_t *opts, size_t nop
         const char *def = opts[i].def ? opts[i].def : "";
         if (opts[i].flags & QUIRE_CFG_SECRET)
             def = opts[i].def ? "(hidden)" : "";
+        if (opts[i].flags & QUIRE_CFG_NO_ENV)
+            snprintf(env, sizeof env, "(flag only)");
         fprintf(out, "| `--%s` | `%s` | %s | %s%s%s | %s%s |\n", opts[i].name, env,
                 type_name(opts[i].type), *def ? "`" : "", def, *def ? "`" : "", opts[i].help,
                 (opts[i].flags & QUIRE_CFG_REQUIRED) ? " (required)" : "");

@@ -32,6 +32,9 @@ typedef enum quire_cfg_type_e {
 enum {
     QUIRE_CFG_REQUIRED = 1 << 0, /* no default; must be given */
     QUIRE_CFG_SECRET = 1 << 1,   /* value never printed */
+    QUIRE_CFG_NO_ENV = 1 << 2,   /* flag only: a per-invocation argument, never read from the
+                                    environment (where a same-named variable may mean something
+                                    else, e.g. QUIRE_ROOT in stack.env) */
 };
 
 typedef struct quire_cfg_opt_s {

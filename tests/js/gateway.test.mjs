@@ -147,3 +147,13 @@ test('regression: writes that build on the client\'s own writes still in flight 
   assert.equal(replay(doc).getText('t').toString(), 'version 49')
   c.close()
 })
+
+test('a socket whose access token expires is closed with 4401', async () => {
+  const doc = uniqueId('expiry')
+  const short = token('shortlived', '2s')
+  const WebSocket = (await import('ws')).default
+  const ws = new WebSocket(`${gwA.url}/ws/${doc}?token=${short}`)
+  await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject) })
+  const closed = await new Promise((resolve) => ws.on('close', (code) => resolve(code)))
+  assert.equal(closed, 4401)
+})
