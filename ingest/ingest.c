@@ -280,7 +280,8 @@ quire_err_t ingest_submit(ingest_t *in, const ingest_write_t *w, ingest_done_fn 
             return refuse(in, QUIRE_ERR_EMPTY, errbuf, errlen, "the update changes nothing", NULL);
         }
         if (in->conf.check_clients) {
-            err = in->conf.check_clients(in->conf.check_opaque, w->actor, v.ranges, v.nranges);
+            err = in->conf.check_clients(in->conf.check_opaque, w->doc_id, w->actor, v.ranges,
+                                         v.nranges);
             if (err) {
                 yjs_validation_deinit(&v);
                 return refuse(in, err, errbuf, errlen,

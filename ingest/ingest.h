@@ -27,9 +27,11 @@
 typedef struct ingest_s ingest_t;
 
 /* Client-id binding hook (DESIGN §7): QUIRE_OK when `actor` may write structs of every client in
- * ranges, QUIRE_ERR_SPOOFED when one belongs to someone else, another error when it cannot be
- * decided now (retriable). Called synchronously inside ingest_submit. */
-typedef quire_err_t (*ingest_clients_fn)(void *opaque, const char *actor,
+ * ranges of document doc_id (bindings are per document: a Yjs client id names one Y.Doc),
+ * QUIRE_ERR_SPOOFED when one belongs to someone else, another error when it cannot be decided now
+ * (retriable). Called synchronously inside ingest_submit; quire_access_check_clients
+ * (lib/auth/quire_access.h) is the implementation. */
+typedef quire_err_t (*ingest_clients_fn)(void *opaque, const char *doc_id, const char *actor,
                                          const yjs_client_range_t *ranges, size_t nranges);
 
 typedef struct ingest_conf_s {
