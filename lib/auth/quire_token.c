@@ -384,3 +384,52 @@ quire_err_t quire_tokens_verify(quire_tokens_t *t, const char *token, int64_t no
         *ret_identity = id;
     return err;
 }
+
+quire_err_t quire_tokens_mac(const quire_tokens_t *t, int key_index, const char *purpose,
+                             const void *in, size_t n, uint8_t ret_mac[32])
+{
+    if (key_index < 0 || key_index >= t->nkeys)
+        return QUIRE_ERR_NOT_FOUND;
+    const key_t_ *k = &t->keys[key_index];
+    uint8_t sub[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, k->key, k->keylen);
+    crypto_auth_hmacsha256_update(&st, (const uint8_t *)"quire/", 6);
+    crypto_auth_hmacsha256_update(&st, (const uint8_t *)purpose, strlen(purpose));
+    crypto_auth_hmacsha256_final(&st, sub);
+    crypto_auth_hmacsha256_init(&st, sub, sizeof sub);
+    crypto_auth_hmacsha256_update(&st, in, n);
+    crypto_auth_hmacsha256_final(&st, ret_mac);
+    sodium_memzero(sub, sizeof sub);
+    sodium_memzero(&st, sizeof st);
+    return QUIRE_OK;
+}
+
+quire_err_t quire_tokens_csrf(const quire_tokens_t *t, const char *session, char *buf, size_t len)
+{
+    uint8_t mac[32];
+    if (!session || !*session || len < QUIRE_CSRF_TOKEN_LEN + 1)
+        return QUIRE_ERR_INVALID;
+    quire_err_t err = quire_tokens_mac(t, 0, "csrf", session, strlen(session), mac);
+    if (err)
+        return err;
+    quire_b64url_encode(mac, sizeof mac, buf, len);
+    return QUIRE_OK;
+}
+
+int quire_tokens_csrf_ok(const quire_tokens_t *t, const char *session, const char *csrf)
+{
+    if (!session || !*session || !csrf ||
+        strnlen(csrf, QUIRE_CSRF_TOKEN_LEN + 1) != QUIRE_CSRF_TOKEN_LEN)
+        return 0;
+    uint8_t want[32];
+    if (quire_b64url_decode(csrf, QUIRE_CSRF_TOKEN_LEN, want, sizeof want) != 32)
+        return 0;
+    int ok = 0;
+    for (int i = 0; i < t->nkeys; i++) {
+        uint8_t mac[32];
+        quire_tokens_mac(t, i, "csrf", session, strlen(session), mac);
+        ok |= sodium_memcmp(mac, want, sizeof mac) == 0;
+    }
+    return ok;
+}

@@ -78,6 +78,24 @@ quire_err_t quire_tokens_issue(quire_tokens_t *t, const char *user, const char *
 quire_err_t quire_tokens_verify(quire_tokens_t *t, const char *token, int64_t now_s,
                                 quire_identity_t *ret_identity, char *errbuf, size_t errlen);
 
+/* A 32-byte MAC of `in` for `purpose` under configured key `key_index` (0 = the signing key),
+ * with a subkey per purpose derived from the key (HMAC-SHA256(key, "quire/" purpose)), so no two
+ * uses of a key can be confused with each other or with a token signature. For values the server
+ * must be able to recompute alone: CSRF tokens, refresh-token successors. QUIRE_ERR_NOT_FOUND when
+ * key_index is past the last key (callers that accept any key loop until then). */
+quire_err_t quire_tokens_mac(const quire_tokens_t *t, int key_index, const char *purpose,
+                             const void *in, size_t n, uint8_t ret_mac[32]);
+
+#define QUIRE_CSRF_TOKEN_LEN 43 /* base64url of 32 bytes */
+
+/* The CSRF token of a session (docs/auth.md): base64url of quire_tokens_mac(key 0, "csrf", sid).
+ * buf must hold QUIRE_CSRF_TOKEN_LEN + 1 bytes. Stateless: any process with the keys derives it. */
+quire_err_t quire_tokens_csrf(const quire_tokens_t *t, const char *session, char *buf, size_t len);
+
+/* True when csrf is the CSRF token of session under any configured key (so a key rotation does
+ * not invalidate the tokens pages hold). Compared in constant time. */
+int quire_tokens_csrf_ok(const quire_tokens_t *t, const char *session, const char *csrf);
+
 /* True when s is a valid user id (1..64 of [A-Za-z0-9._@+-]). */
 int quire_user_id_valid(const char *s);
 

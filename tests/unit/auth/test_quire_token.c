@@ -270,12 +270,52 @@ static void test_b64(void **state)
     assert_int_equal(quire_b64url_decode("AAAAAAAAAAAAAAAAAAAAAAAA", 24, out, 4), -1);
 }
 
+/* CSRF tokens: per session, stable, accepted under any configured key (rotation), refused for
+ * another session, another length, or nothing; MACs are separated by purpose. */
+static void test_csrf_and_mac(void **state)
+{
+    quire_tokens_t *ab = tokens(KEY_A "," KEY_B), *b = tokens(KEY_B), *a = tokens(KEY_A);
+    char c1[QUIRE_CSRF_TOKEN_LEN + 1], c2[QUIRE_CSRF_TOKEN_LEN + 1], cb[QUIRE_CSRF_TOKEN_LEN + 1];
+    assert_int_equal(quire_tokens_csrf(ab, "session-1", c1, sizeof c1), QUIRE_OK);
+    assert_int_equal(strlen(c1), QUIRE_CSRF_TOKEN_LEN);
+    assert_int_equal(quire_tokens_csrf(a, "session-1", c2, sizeof c2), QUIRE_OK);
+    assert_string_equal(c1, c2); /* the signing key decides; a is ab's first key */
+    assert_true(quire_tokens_csrf_ok(ab, "session-1", c1));
+    assert_false(quire_tokens_csrf_ok(ab, "session-2", c1));
+    assert_int_equal(quire_tokens_csrf(b, "session-1", cb, sizeof cb), QUIRE_OK);
+    assert_string_not_equal(cb, c1);
+    assert_true(quire_tokens_csrf_ok(ab, "session-1", cb)); /* a token made before a rotation */
+    assert_false(quire_tokens_csrf_ok(a, "session-1", cb));
+    assert_false(quire_tokens_csrf_ok(ab, "session-1", NULL));
+    assert_false(quire_tokens_csrf_ok(ab, "session-1", ""));
+    assert_false(quire_tokens_csrf_ok(ab, "", c1));
+    char longer[64];
+    snprintf(longer, sizeof longer, "%sA", c1);
+    assert_false(quire_tokens_csrf_ok(ab, "session-1", longer));
+    c2[5] = c2[5] == 'A' ? 'B' : 'A';
+    assert_false(quire_tokens_csrf_ok(ab, "session-1", c2));
+    assert_int_equal(quire_tokens_csrf(ab, "session-1", c2, 10), QUIRE_ERR_INVALID);
+
+    uint8_t m1[32], m2[32];
+    assert_int_equal(quire_tokens_mac(ab, 0, "csrf", "x", 1, m1), QUIRE_OK);
+    assert_int_equal(quire_tokens_mac(ab, 0, "refresh", "x", 1, m2), QUIRE_OK);
+    assert_memory_not_equal(m1, m2, 32);
+    assert_int_equal(quire_tokens_mac(ab, 1, "csrf", "x", 1, m2), QUIRE_OK);
+    assert_memory_not_equal(m1, m2, 32);
+    assert_int_equal(quire_tokens_mac(ab, 2, "csrf", "x", 1, m2), QUIRE_ERR_NOT_FOUND);
+    assert_int_equal(quire_tokens_mac(ab, -1, "csrf", "x", 1, m2), QUIRE_ERR_NOT_FOUND);
+    quire_tokens_destroy(ab);
+    quire_tokens_destroy(a);
+    quire_tokens_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),         cmocka_unit_test(test_forged_good_is_accepted),
         cmocka_unit_test(test_attacks),           cmocka_unit_test(test_key_rotation),
         cmocka_unit_test(test_refuses_weak_keys), cmocka_unit_test(test_b64),
+        cmocka_unit_test(test_csrf_and_mac),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
