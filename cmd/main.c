@@ -30,6 +30,8 @@ static const quire_cmd_t *const commands[] = {
     &quire_cmd_token_issue,
     &quire_cmd_token_keygen,
     &quire_cmd_token_verify,
+    &quire_cmd_user_add,
+    &quire_cmd_user_passwd,
     &quire_cmd_verify,
     &quire_cmd_version,
     &quire_cmd_yjs_content,

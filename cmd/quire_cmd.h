@@ -36,6 +36,8 @@ extern const quire_cmd_t quire_cmd_partition;
 extern const quire_cmd_t quire_cmd_token_issue;
 extern const quire_cmd_t quire_cmd_token_verify;
 extern const quire_cmd_t quire_cmd_token_keygen;
+extern const quire_cmd_t quire_cmd_user_add;
+extern const quire_cmd_t quire_cmd_user_passwd;
 
 /* The read model (projector/). */
 extern const quire_cmd_t quire_cmd_projector;
