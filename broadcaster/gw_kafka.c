@@ -382,8 +382,11 @@ gw_kafka_t *gw_kafka_new(gw_t *gw, char *errbuf, size_t errlen)
 fail:
     if (k->q)
         rd_kafka_queue_destroy(k->q);
-    if (k->rk)
+    if (k->rk) {
+        void *stats = rd_kafka_opaque(k->rk);
         rd_kafka_destroy(k->rk);
+        quire_kafka_stats_free(stats);
+    }
     event_codec_destroy(k->codec);
     free(k->parts);
     pthread_mutex_destroy(&k->lock);
@@ -404,7 +407,9 @@ void gw_kafka_destroy(gw_kafka_t *k)
     }
     rd_kafka_queue_destroy(k->q);
     rd_kafka_consumer_close(k->rk);
+    void *stats = rd_kafka_opaque(k->rk);
     rd_kafka_destroy(k->rk);
+    quire_kafka_stats_free(stats);
     event_codec_destroy(k->codec);
     free(k->parts);
     pthread_mutex_destroy(&k->lock);

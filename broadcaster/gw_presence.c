@@ -73,7 +73,9 @@ void gw_presence_destroy(gw_presence_t *p)
     if (!p)
         return;
     rd_kafka_flush(p->rk, 1000);
+    void *stats = rd_kafka_opaque(p->rk);
     rd_kafka_destroy(p->rk);
+    quire_kafka_stats_free(stats);
     free(p);
 }
 

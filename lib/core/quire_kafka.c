@@ -210,7 +210,7 @@ quire_err_t quire_kafka_conf_stats(rd_kafka_conf_t *conf, quire_metrics_t *metri
     snprintf(ms, sizeof ms, "%d", interval_ms);
     if (quire_kafka_conf_set(conf, "statistics.interval.ms", ms, errbuf, errlen))
         return QUIRE_ERR_CONFIG;
-    /* the context lives as long as the process: clients are few and long-lived */
+    /* the context lives as long as the client: see quire_kafka_stats_free */
     stats_ctx_t *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return QUIRE_ERR_NOMEM;
@@ -219,4 +219,9 @@ quire_err_t quire_kafka_conf_stats(rd_kafka_conf_t *conf, quire_metrics_t *metri
     rd_kafka_conf_set_opaque(conf, ctx);
     rd_kafka_conf_set_stats_cb(conf, stats_cb);
     return QUIRE_OK;
+}
+
+void quire_kafka_stats_free(void *stats_opaque)
+{
+    free(stats_opaque);
 }

@@ -48,6 +48,10 @@ rd_kafka_conf_t *quire_kafka_consumer_conf(const char *brokers, const char *grou
 quire_err_t quire_kafka_conf_stats(rd_kafka_conf_t *conf, quire_metrics_t *metrics,
                                    const char *label, int interval_ms, char *errbuf, size_t errlen);
 
+/* Frees what quire_kafka_conf_stats attached to a client: call with the client's opaque taken
+ * before rd_kafka_destroy (rd_kafka_opaque(rk)), after destroying it. Accepts NULL. */
+void quire_kafka_stats_free(void *stats_opaque);
+
 /* Number of partitions of a topic from cluster metadata (-1 on error; errbuf filled). */
 int32_t quire_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errbuf,
                                     size_t errlen);

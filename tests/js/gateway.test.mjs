@@ -154,6 +154,10 @@ test('a socket whose access token expires is closed with 4401', async () => {
   const WebSocket = (await import('ws')).default
   const ws = new WebSocket(`${gwA.url}/ws/${doc}?token=${short}`)
   await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject) })
-  const closed = await new Promise((resolve) => ws.on('close', (code) => resolve(code)))
+  const closed = await Promise.race([
+    new Promise((resolve) => ws.on('close', (code) => resolve(code))),
+    sleep(90000).then(() => 'still open after 90 s')
+  ])
+  ws.terminate()
   assert.equal(closed, 4401)
 })
