@@ -3,7 +3,7 @@
 import 'prosemirror-view/style/prosemirror.css'
 import './style.css'
 import {
-  api, ensureSession, login, logout, currentUser, sessionEvents, refresh, HttpError, OfflineError,
+  api, ensureSession, login, logout, currentUser, sessionInfo, sessionEvents, refresh, HttpError, OfflineError,
   lastUser, rememberRole, rememberedRole, rememberedDocs, forgetLocal, me
 } from './session.js'
 import { openEditor } from './editor.js'
@@ -250,7 +250,10 @@ async function docView (docId) {
         people.append(a)
       }
     },
-    onAuthLost: async () => {
+    onAuthLost: async (why) => {
+      // A socket outlives the access token it opened with: the gateway closes it with 4401 when
+      // that token expires. If the session was refreshed since, just reconnect with the new cookie.
+      if (why === 'expired' && sessionInfo().expiresAt * 1000 - Date.now() > 15000) return true
       // The session may have expired (refresh it) or access may be gone (ask the document list).
       let user = null
       try { user = await refresh() ? currentUser() : null } catch (e) { if (e instanceof OfflineError) return true }
