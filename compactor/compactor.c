@@ -42,15 +42,15 @@ typedef struct cdoc_s {
     int64_t bytes_since;   /* of events at or above snap_position */
     int64_t events_since;  /* 0: nothing pending */
     int64_t first_pending_off;
-    int64_t last_off; /* the latest event counted */
-    int64_t last_event_ms;
-    int64_t first_pending_ms;
-    int64_t state_bytes;    /* the last snapshot's size */
-    int64_t snapshot_bytes; /* all snapshots so far */
-    int64_t event_bytes;    /* all events so far */
-    int64_t retry_at_ms;    /* not before (projector behind, failure) */
-    int64_t inflight_pos;   /* > 0: a snapshot not yet confirmed by the broker */
-    int64_t inflight_first; /* the first event it covers that was pending */
+    int64_t last_off;         /* the latest event counted */
+    int64_t last_event_ms;    /* broker time (LogAppendTime) of the latest counted event */
+    int64_t first_pending_ms; /* broker time of the oldest event not in a snapshot */
+    int64_t state_bytes;      /* the last snapshot's size */
+    int64_t snapshot_bytes;   /* all snapshots so far */
+    int64_t event_bytes;      /* all events so far */
+    int64_t retry_at_ms;      /* not before (projector behind, failure) */
+    int64_t inflight_pos;     /* > 0: a snapshot not yet confirmed by the broker */
+    int64_t inflight_first;   /* the first event it covers that was pending */
     bool has_snapshot;
     bool deleted; /* a snapshot holds the document's deletion: nothing more to do */
     bool broken;  /* cannot be snapshotted (too large, refused state): logged */
@@ -68,6 +68,8 @@ typedef struct cpart_s {
      * partition is paused right after that event until its snapshot is made, so that the
      * snapshot lands exactly where the rule says (the policy's bound holds under lag too). */
     struct cdoc_s *blocked;
+    int64_t clock_ms;      /* broker time of the latest event consumed (the log's clock) */
+    int64_t consumed_mono; /* when it was consumed */
 } cpart_t;
 
 typedef struct pub_s {
@@ -786,6 +788,41 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---------------------------------------------------------------- following the log */
 
+/*
+ * The time rules (QUIET, AGE) run on the log's clock: the broker time (LogAppendTime) of the
+ * latest event consumed in the partition, plus the time since it was consumed. While events keep
+ * coming — a compactor catching up, however fast or slow it reads — this is the log's own time,
+ * so the quiet periods are those that were in the log; once it is read to its end, the wall clock
+ * (broker times are append times). *ret_moving: an event was consumed in the last 100 ms (the
+ * clock jumps as the log is read).
+ */
+static int64_t part_now(compactor_t *c, int32_t part, bool *ret_moving)
+{
+    cpart_t *p = &c->parts[part];
+    int64_t since = mono_ms() - p->consumed_mono;
+    *ret_moving = since < 100;
+    int64_t t = p->clock_ms ? p->clock_ms + since : wall_ms();
+    /* Read to the end (nothing consumed for a while, not paused, at the high watermark): the
+     * broker times are the real ones, so the wall clock tells how long the log has been quiet. */
+    int64_t lo = 0, hi = -1;
+    if (since >= 100 && !p->blocked &&
+        rd_kafka_get_watermark_offsets(c->rk, c->topic_updates, part, &lo, &hi) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        hi >= 0 && p->pos >= hi && wall_ms() > t)
+        t = wall_ms();
+    return t;
+}
+
+/* A time on the partition's clock as a monotonic wake-up time. */
+static int64_t wake_at(int64_t when, int64_t now_log, bool behind, int64_t mono)
+{
+    if (when == INT64_MAX)
+        return INT64_MAX;
+    if (behind)
+        return mono + 100; /* the log's clock moves as it is read: look again soon */
+    return mono + (when > now_log ? when - now_log : 0);
+}
+
 static quire_err_t on_message(compactor_t *c, const rd_kafka_message_t *m)
 {
     if (m->partition < 0 || m->partition >= c->nparts)
@@ -808,15 +845,24 @@ static quire_err_t on_message(compactor_t *c, const rd_kafka_message_t *m)
     if (m->offset < d->snap_position || d->deleted || d->broken)
         return QUIRE_OK; /* already in a snapshot, or nothing more to do */
     int64_t now = mono_ms();
+    rd_kafka_timestamp_type_t tt;
+    int64_t ts = rd_kafka_message_timestamp(m, &tt);
+    if (ts < 0)
+        ts = wall_ms();
+    if (ts > p->clock_ms)
+        p->clock_ms = ts;
+    p->consumed_mono = now;
     if (d->events_since == 0) {
         d->first_pending_off = m->offset;
-        d->first_pending_ms = now;
+        d->first_pending_ms = ts;
     }
     d->events_since++;
     d->bytes_since += (int64_t)ev.update_len;
     d->event_bytes += (int64_t)ev.update_len;
     d->last_off = m->offset;
-    d->last_event_ms = now;
+    d->last_event_ms = ts;
+    bool behind;
+    int64_t now_log = part_now(c, m->partition, &behind);
     compactor_doc_stats_t s = {.bytes_since = d->bytes_since,
                                .events_since = d->events_since,
                                .state_bytes = d->state_bytes,
@@ -826,7 +872,8 @@ static quire_err_t on_message(compactor_t *c, const rd_kafka_message_t *m)
                                .first_pending_ms = d->first_pending_ms,
                                .has_snapshot = d->has_snapshot};
     int64_t next;
-    compactor_reason_t why = compactor_policy_decide(&c->conf.policy, &s, now, &next);
+    compactor_reason_t why = compactor_policy_decide(&c->conf.policy, &s, now_log, &next);
+    next = wake_at(why ? now_log : next, now_log, behind, now);
     if (why == COMPACTOR_BYTES && now >= d->retry_at_ms) {
         err = snapshot_doc(c, d, why);
         if (!err && d->events_since > 0 && !d->broken && d->retry_at_ms > now) {
@@ -870,6 +917,18 @@ static quire_err_t check_due(compactor_t *c, bool *ret_busy)
     int64_t now = mono_ms(), next = INT64_MAX;
     bool busy = false;
     quire_err_t err = QUIRE_OK;
+    int64_t *clock = calloc((size_t)c->nparts, sizeof *clock);
+    bool *behind = calloc((size_t)c->nparts, sizeof *behind);
+    if (!clock || !behind) {
+        free(clock);
+        free(behind);
+        *ret_busy = true;
+        c->next_check_ms = now + 100;
+        return QUIRE_ERR_NOMEM;
+    }
+    for (int32_t i = 0; i < c->nparts; i++)
+        if (c->parts[i].locked)
+            clock[i] = part_now(c, i, &behind[i]);
     for (size_t i = 0; i < c->tabcap && !err; i++)
         for (cdoc_t *d = c->tab[i]; d && !err; d = d->next) {
             if (d->events_since == 0 || d->broken || d->deleted || !c->parts[d->part].locked)
@@ -885,7 +944,9 @@ static quire_err_t check_due(compactor_t *c, bool *ret_busy)
                                        .first_pending_ms = d->first_pending_ms,
                                        .has_snapshot = d->has_snapshot};
             int64_t when;
-            compactor_reason_t why = compactor_policy_decide(&c->conf.policy, &s, now, &when);
+            compactor_reason_t why =
+                compactor_policy_decide(&c->conf.policy, &s, clock[d->part], &when);
+            when = wake_at(when, clock[d->part], behind[d->part], now);
             if (why && now < d->retry_at_ms) {
                 when = d->retry_at_ms;
                 why = COMPACTOR_NOT_YET;
@@ -902,6 +963,8 @@ static quire_err_t check_due(compactor_t *c, bool *ret_busy)
             if (when < next)
                 next = when;
         }
+    free(clock);
+    free(behind);
     c->next_check_ms = next;
     *ret_busy = busy;
     return err;

@@ -7,7 +7,8 @@
  *          max(fraction × S, min_bytes), S being that snapshot's state size. This bounds every
  *          load's tail: a load reads a snapshot plus less than max(fraction × S, min_bytes) plus
  *          one event of updates.
- *   QUIET  nothing new for `quiet_ms` and something since the last snapshot, within the write
+ *   QUIET  nothing new for `quiet_ms` (times are the caller's clock: compactor.c uses the log's
+ *          broker times) and something since the last snapshot, within the write
  *          amplification budget: snapshot bytes so far + this state ≤ max_amplification × event
  *          bytes so far (a document's first snapshot is always allowed: its state is no larger
  *          than its events). Idle documents then load with no tail at all.

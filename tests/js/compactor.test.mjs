@@ -76,10 +76,11 @@ async function writeDoc (doc, updates) {
   return versions
 }
 
-// Checks the policy's bound on every stretch between two consecutive snapshots of a document:
-// a BYTES snapshot follows at least the threshold of event bytes (and no more than the threshold
-// plus the event that crossed it); the last one may be a quiet-period snapshot.
-function checkPolicy (doc, rows, events, policy) {
+// Checks the policy's bound on every stretch between two consecutive snapshots of a document: no
+// more than the threshold plus the event that crossed it; and, when the document was written
+// before the compactor ran (`exact`: no quiet period inside the log), at least the threshold for
+// all but the last one (a quiet-period snapshot).
+function checkPolicy (doc, rows, events, policy, exact = true) {
   let prev = { position: 0, size: 0 }
   for (let k = 0; k < rows.length; k++) {
     const row = rows[k]
@@ -89,7 +90,7 @@ function checkPolicy (doc, rows, events, policy) {
     const last = between.length ? between[between.length - 1].size : 0
     assert.ok(bytes < limit + last || bytes === 0,
       `doc=${doc} snapshot ${k} at ${row.position} follows ${bytes} event bytes, more than ${limit} + ${last}`)
-    if (k < rows.length - 1) {
+    if (exact && k < rows.length - 1) {
       assert.ok(bytes >= limit, `doc=${doc} snapshot ${k} at ${row.position} after only ${bytes} < ${limit} event bytes`)
     }
     prev = row
@@ -194,7 +195,8 @@ test('several compactors share the partitions without duplicating a snapshot', a
     assert.ok((await a.metric('quire_compactor_snapshots_total')) > 0 && (await b.metric('quire_compactor_snapshots_total')) > 0,
       'both compactors did some of the work')
     assert.equal(made, rows, 'every snapshot attempt made a new row: none was made twice')
-    for (const doc of docs) checkPolicy(doc, snapshotRows(doc), indexedEvents(doc), { minBytes: 4096 })
+    // written live: a pause of a second in the api is a quiet period, so only the upper bound holds
+    for (const doc of docs) checkPolicy(doc, snapshotRows(doc), indexedEvents(doc), { minBytes: 4096 }, false)
   } finally {
     await a.stop()
     await b.stop()
