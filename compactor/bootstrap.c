@@ -133,57 +133,74 @@ static void sb_put(sbuf_t *b, const void *p, size_t n)
     b->len += n;
 }
 
-static void sb_str(sbuf_t *b, const char *s)
+/* COPY ... (FORMAT binary): the header, a tuple's field count, and fields by type. */
+static void sb_be(sbuf_t *b, uint64_t v, int n)
 {
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_num(sbuf_t *b, long long v)
-{
-    char t[32];
-    int n = snprintf(t, sizeof t, "%lld", v);
+    uint8_t t[8];
+    for (int i = 0; i < n; i++)
+        t[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
     sb_put(b, t, (size_t)n);
 }
 
-/* COPY text: a text value with \, tab, newline, carriage return escaped. */
-static void sb_text(sbuf_t *b, const char *s, size_t n)
+static void bin_header(sbuf_t *b)
 {
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (ch == '\\')
-            sb_put(b, "\\\\", 2);
-        else if (ch == '\t')
-            sb_put(b, "\\t", 2);
-        else if (ch == '\n')
-            sb_put(b, "\\n", 2);
-        else if (ch == '\r')
-            sb_put(b, "\\r", 2);
-        else
-            sb_put(b, &ch, 1);
-    }
+    static const uint8_t sig[] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
+    sb_put(b, sig, sizeof sig);
+    sb_be(b, 0, 4); /* flags */
+    sb_be(b, 0, 4); /* header extension */
 }
 
-/* COPY text: a bytea value in hex (\\x...). */
-static void sb_bytea(sbuf_t *b, const uint8_t *p, size_t n)
+static void bin_trailer(sbuf_t *b)
 {
-    static const char hex[] = "0123456789abcdef";
-    sb_put(b, "\\\\x", 3);
-    for (size_t i = 0; i < n; i++) {
-        char two[2] = {hex[p[i] >> 4], hex[p[i] & 15]};
-        sb_put(b, two, 2);
-    }
+    sb_be(b, 0xffff, 2);
 }
 
-/* COPY text: a timestamptz from ms since the epoch, in UTC. */
-static void sb_time(sbuf_t *b, int64_t ms)
+static void bin_tuple(sbuf_t *b, int nfields)
 {
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    char t[64];
-    size_t n = strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(t + n, sizeof t - n, ".%03d+00", (int)(ms % 1000));
-    sb_str(b, t);
+    sb_be(b, (uint64_t)nfields, 2);
+}
+
+static void bin_bytes(sbuf_t *b, const void *p, size_t n)
+{
+    sb_be(b, (uint64_t)n, 4);
+    sb_put(b, p, n);
+}
+
+static void bin_text(sbuf_t *b, const char *s)
+{
+    if (!s) {
+        sb_be(b, 0xffffffffu, 4); /* NULL */
+        return;
+    }
+    bin_bytes(b, s, strlen(s));
+}
+
+static void bin_int(sbuf_t *b, int64_t v, int size)
+{
+    sb_be(b, (uint64_t)size, 4);
+    sb_be(b, (uint64_t)v, size);
+}
+
+static void bin_bool(sbuf_t *b, bool v)
+{
+    sb_be(b, 1, 4);
+    uint8_t c = v ? 1 : 0;
+    sb_put(b, &c, 1);
+}
+
+/* timestamptz: microseconds since 2000-01-01 UTC. */
+static void bin_time(sbuf_t *b, int64_t ms)
+{
+    bin_int(b, (ms - INT64_C(946684800000)) * 1000, 8);
+}
+
+/* jsonb: version 1, then the JSON text. */
+static void bin_jsonb(sbuf_t *b, const char *json, size_t n)
+{
+    sb_be(b, (uint64_t)n + 1, 4);
+    uint8_t v = 1;
+    sb_put(b, &v, 1);
+    sb_put(b, json, n);
 }
 
 static bdoc_t *doc_find(bstate_t *s, const char *id, size_t len)
@@ -407,27 +424,20 @@ static int on_covered_event(void *opaque, const rd_kafka_message_t *m)
     rd_kafka_timestamp_type_t tt;
     int64_t ts = rd_kafka_message_timestamp(m, &tt);
     sbuf_t *b = t->copy;
+    if (b->len == 0)
+        bin_header(b);
     /* doc_id partition offset event_id kind broker_time actor origin size update */
-    sb_text(b, ev.doc_id, ev.doc_id_len);
-    sb_str(b, "\t");
-    sb_num(b, m->partition);
-    sb_str(b, "\t");
-    sb_num(b, (long long)m->offset);
-    sb_str(b, "\t");
-    sb_bytea(b, ev.event_id, EVENT_CODEC_EVENT_ID_LEN);
-    sb_str(b, "\t");
-    sb_num(b, (long long)ev.kind);
-    sb_str(b, "\t");
-    sb_time(b, ts >= 0 ? ts : ev.server_time_ms);
-    sb_str(b, "\t");
-    sb_text(b, ev.actor, ev.actor_len);
-    sb_str(b, "\t");
-    sb_text(b, ev.origin, ev.origin_len);
-    sb_str(b, "\t");
-    sb_num(b, (long long)ev.update_len);
-    sb_str(b, "\t");
-    sb_bytea(b, ev.update, ev.update_len);
-    sb_str(b, "\n");
+    bin_tuple(b, 10);
+    bin_bytes(b, ev.doc_id, ev.doc_id_len);
+    bin_int(b, m->partition, 4);
+    bin_int(b, m->offset, 8);
+    bin_bytes(b, ev.event_id, EVENT_CODEC_EVENT_ID_LEN);
+    bin_int(b, (int64_t)ev.kind, 2);
+    bin_time(b, ts >= 0 ? ts : ev.server_time_ms);
+    bin_bytes(b, ev.actor, ev.actor_len);
+    bin_bytes(b, ev.origin, ev.origin_len);
+    bin_int(b, (int64_t)ev.update_len, 4);
+    bin_bytes(b, ev.update, ev.update_len);
     t->indexed++;
     return b->oom ? -1 : 0;
 }
@@ -479,66 +489,44 @@ static int build_rows(bstate_t *s, sbuf_t *docs, sbuf_t *snaps)
                 fprintf(stderr, "quire bootstrap: cannot render %s: %s\n", d->id, quire_err_str(e));
                 return -1;
             }
+            if (docs->len == 0) {
+                bin_header(docs);
+                bin_header(snaps);
+            }
             /* doc_id lifecycle partition version position ydoc content event_count event_bytes
              * owner created_at updated_at engine */
-            sb_text(docs, d->id, strlen(d->id));
-            sb_str(docs, d->meta.deleted ? "\tdeleted" : "\tactive");
-            sb_str(docs, "\t");
-            sb_num(docs, d->part);
-            sb_str(docs, "\t");
-            sb_num(docs, (long long)d->meta.version);
-            sb_str(docs, "\t");
-            sb_num(docs, (long long)d->position);
-            sb_str(docs, "\t");
-            sb_bytea(docs, d->state, d->state_len);
-            sb_str(docs, "\t");
-            sb_text(docs, content, clen);
+            bin_tuple(docs, 13);
+            bin_text(docs, d->id);
+            bin_text(docs, d->meta.deleted ? "deleted" : "active");
+            bin_int(docs, d->part, 4);
+            bin_int(docs, d->meta.version, 8);
+            bin_int(docs, d->position, 8);
+            bin_bytes(docs, d->state, d->state_len);
+            bin_jsonb(docs, content, clen);
             free(content);
-            sb_str(docs, "\t");
-            sb_num(docs, (long long)d->meta.event_count);
-            sb_str(docs, "\t");
-            sb_num(docs, (long long)d->meta.event_bytes);
-            sb_str(docs, "\t");
-            if (d->owner)
-                sb_text(docs, d->owner, strlen(d->owner));
-            else
-                sb_str(docs, "\\N");
-            sb_str(docs, "\t");
-            sb_time(docs, d->meta.first_ms);
-            sb_str(docs, "\t");
-            sb_time(docs, d->meta.last_ms);
-            sb_str(docs, "\t");
-            sb_str(docs, engine);
-            sb_str(docs, "\n");
+            bin_int(docs, d->meta.event_count, 8);
+            bin_int(docs, d->meta.event_bytes, 8);
+            bin_text(docs, d->owner);
+            bin_time(docs, d->meta.first_ms);
+            bin_time(docs, d->meta.last_ms);
+            bin_text(docs, engine);
             /* doc_id partition position version broker_time ydoc content_hash event_count
              * event_bytes owner first_time deleted created_at published */
-            sb_text(snaps, d->id, strlen(d->id));
-            sb_str(snaps, "\t");
-            sb_num(snaps, d->part);
-            sb_str(snaps, "\t");
-            sb_num(snaps, (long long)d->position);
-            sb_str(snaps, "\t");
-            sb_num(snaps, (long long)d->meta.version);
-            sb_str(snaps, "\t");
-            sb_time(snaps, d->meta.last_ms);
-            sb_str(snaps, "\t");
-            sb_bytea(snaps, d->state, d->state_len);
-            sb_str(snaps, "\t");
-            sb_bytea(snaps, d->digest, sizeof d->digest);
-            sb_str(snaps, "\t");
-            sb_num(snaps, (long long)d->meta.event_count);
-            sb_str(snaps, "\t");
-            sb_num(snaps, (long long)d->meta.event_bytes);
-            sb_str(snaps, "\t");
-            if (d->owner)
-                sb_text(snaps, d->owner, strlen(d->owner));
-            else
-                sb_str(snaps, "\\N");
-            sb_str(snaps, "\t");
-            sb_time(snaps, d->meta.first_ms);
-            sb_str(snaps, d->meta.deleted ? "\ttrue\t" : "\tfalse\t");
-            sb_time(snaps, d->created_ms);
-            sb_str(snaps, "\ttrue\n");
+            bin_tuple(snaps, 14);
+            bin_text(snaps, d->id);
+            bin_int(snaps, d->part, 4);
+            bin_int(snaps, d->position, 8);
+            bin_int(snaps, d->meta.version, 8);
+            bin_time(snaps, d->meta.last_ms);
+            bin_bytes(snaps, d->state, d->state_len);
+            bin_bytes(snaps, d->digest, sizeof d->digest);
+            bin_int(snaps, d->meta.event_count, 8);
+            bin_int(snaps, d->meta.event_bytes, 8);
+            bin_text(snaps, d->owner);
+            bin_time(snaps, d->meta.first_ms);
+            bin_bool(snaps, d->meta.deleted);
+            bin_time(snaps, d->created_ms);
+            bin_bool(snaps, true);
             if (docs->oom || snaps->oom)
                 return -1;
         }
@@ -646,6 +634,13 @@ static int bootstrap_run(void *confp, int argc, char **argv)
     double t_cov = now_s();
     if (build_rows(&s, &docs, &snaps) < 0)
         goto out;
+    if (docs.len) {
+        bin_trailer(&docs);
+        bin_trailer(&snaps);
+    }
+    if (copy.len)
+        bin_trailer(&copy);
+    double t_build = now_s();
     /* 4. One transaction. */
     const char *tp[] = {updates};
     bool ok = exec_ok(pg, "BEGIN") &&
@@ -664,18 +659,18 @@ static int bootstrap_run(void *confp, int argc, char **argv)
                 copy_in(pg,
                         "COPY documents (doc_id, lifecycle, partition, version, position, ydoc, "
                         "content, event_count, event_bytes, owner, created_at, updated_at, engine) "
-                        "FROM STDIN",
+                        "FROM STDIN (FORMAT binary)",
                         &docs));
     ok = ok && (!snaps.len ||
                 copy_in(pg,
                         "COPY doc_snapshots (doc_id, partition, position, version, broker_time, "
                         "ydoc, content_hash, event_count, event_bytes, owner, first_time, deleted, "
-                        "created_at, published) FROM STDIN",
+                        "created_at, published) FROM STDIN (FORMAT binary)",
                         &snaps));
     ok = ok && (!copy.len || copy_in(pg,
                                      "COPY doc_events (doc_id, partition, \"offset\", event_id, "
                                      "kind, broker_time, actor, origin, size, \"update\") FROM "
-                                     "STDIN",
+                                     "STDIN (FORMAT binary)",
                                      &copy));
     for (int32_t p = 0; ok && p < nparts; p++) {
         char pb[16], ob[24];
@@ -727,15 +722,17 @@ static int bootstrap_run(void *confp, int argc, char **argv)
     int64_t floors = 0;
     for (int32_t p = 0; p < nparts; p++)
         floors += cov[p];
-    fprintf(stderr,
-            "bootstrap %s: %zu documents from %lld snapshot messages (%lld state bytes) in %.2fs; "
-            "%lld covered events indexed in %.2fs; rows written in %.2fs; tails: %lld events "
-            "applied, %lld already held, %lld quarantined in %.2fs; total %.2fs (event index "
-            "floors sum %lld)\n",
-            rc == QUIRE_OK && !stop_signal ? "done" : "stopped", s.n, (long long)s.messages,
-            (long long)s.snapshot_bytes, t_snap - t0, (long long)tr.indexed, t_cov - t_snap,
-            t_rows - t_cov, (long long)st.events, (long long)st.duplicates,
-            (long long)st.quarantined, t_end - t_rows, t_end - t0, (long long)floors);
+    fprintf(
+        stderr,
+        "bootstrap %s: %zu documents from %lld snapshot messages (%lld state bytes) in %.2fs; "
+        "%lld covered events indexed in %.2fs; rows built (content rendered) in %.2fs and written "
+        "in %.2fs; tails: %lld events "
+        "applied, %lld already held, %lld quarantined in %.2fs; total %.2fs (event index "
+        "floors sum %lld)\n",
+        rc == QUIRE_OK && !stop_signal ? "done" : "stopped", s.n, (long long)s.messages,
+        (long long)s.snapshot_bytes, t_snap - t0, (long long)tr.indexed, t_cov - t_snap,
+        t_build - t_cov, t_rows - t_build, (long long)st.events, (long long)st.duplicates,
+        (long long)st.quarantined, t_end - t_rows, t_end - t0, (long long)floors);
     status = rc == QUIRE_OK && !stop_signal ? 0 : 1;
 out:
     if (pg)

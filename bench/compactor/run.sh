@@ -29,8 +29,11 @@ TRACES=${QUIRE_TRACES:-$ROOT/../shared/data/editing-traces}
 WORK=${TMPDIR:-/tmp}/quire-bench-compactor
 mkdir -p "$WORK"
 export QUIRE_PG=$QUIRE_BENCH_PG QUIRE_LOG_LEVEL=warn
-PREFIX=bench$(date +%s)
-GROUP=$PREFIX-compactor
+# QUIRE_BENCH_PREFIX reuses the topics (and documents) of an earlier run: nothing is produced
+PREFIX=${QUIRE_BENCH_PREFIX:-bench$(date +%s)}
+REUSE=${QUIRE_BENCH_PREFIX:+1}
+REPLAYS=${QUIRE_BENCH_REPLAYS:-$RUNS}
+GROUP=$PREFIX-compactor-$(date +%s)
 say() { printf '\n== %s\n' "$*"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
 secs() { local s e; s=$(date +%s.%N); "$@" >"$WORK/last.log" 2>&1 || { cat "$WORK/last.log"; exit 1; }; e=$(date +%s.%N); echo "$e - $s" | bc; }
@@ -50,21 +53,23 @@ OPTS=(--topic-prefix "$PREFIX")
 psql "$QUIRE_PG" -XAtq -c "TRUNCATE doc_snapshots"
 
 say "1. cold load of automerge-paper"
-"$BENCH" produce "$PREFIX" automerge-paper "$WORK/automerge-paper.updates"
+[ -n "$REUSE" ] || "$BENCH" produce "$PREFIX" automerge-paper "$WORK/automerge-paper.updates"
 "$QUIRE_BIN" replay --yes "${OPTS[@]}" >/dev/null 2>&1
-"$QUIRE_BIN" compactor --until-idle --quiet-period 1s --group "$GROUP" "${OPTS[@]}" 2>&1 | grep -o 'events=.*' || true
+"$QUIRE_BIN" compactor --until-idle --group "$GROUP" "${OPTS[@]}" 2>&1 | grep -o 'events=.*' || true
 "$BENCH" load automerge-paper 15 "$PREFIX.doc-updates"
 psql "$QUIRE_PG" -XAtq -c "SELECT 'AMPLIFICATION automerge-paper (defaults): ' || round(s::numeric / e, 3) || ' = ' || s || ' snapshot bytes / ' || e || ' event bytes, ' || n || ' snapshots' FROM (SELECT (SELECT sum(octet_length(ydoc)) FROM doc_snapshots WHERE doc_id = 'automerge-paper') s, (SELECT sum(size) FROM doc_events WHERE doc_id = 'automerge-paper') e, (SELECT count(*) FROM doc_snapshots WHERE doc_id = 'automerge-paper') n) x"
 
 say "2. $NDOCS documents × $PER edits"
-"$BENCH" produce-docs "$PREFIX" "$NDOCS" "$PER" "${FILES[@]}"
-REPLAY=()
-for r in $(seq "$RUNS"); do
+[ -n "$REUSE" ] || "$BENCH" produce-docs "$PREFIX" "$NDOCS" "$PER" "${FILES[@]}"
+# QUIRE_BENCH_REPLAY_SECONDS: replay times measured before on the same topic (with REPLAYS=0)
+read -r -a REPLAY <<<"${QUIRE_BENCH_REPLAY_SECONDS:-}"
+for r in $(seq "$REPLAYS"); do
   t=$(secs "$QUIRE_BIN" replay --yes "${OPTS[@]}")
   echo "replay run $r: ${t}s ($(grep -o '[0-9]* events applied' "$WORK/last.log"))"
   REPLAY+=("$t")
 done
-"$QUIRE_BIN" compactor --until-idle --quiet-period 1s --group "$GROUP" "${OPTS[@]}" 2>&1 | grep -o 'events=.*' || true
+# at the defaults: the documents were written long ago, so the quiet periods have passed
+"$QUIRE_BIN" compactor --until-idle --group "$GROUP" "${OPTS[@]}" 2>&1 | grep -o 'events=.*' || true
 psql "$QUIRE_PG" -XAtq -c "SELECT 'AMPLIFICATION $NDOCS documents (defaults): ' || round(s::numeric / e, 3) || ' = ' || s || ' snapshot bytes / ' || e || ' event bytes, ' || n || ' snapshots' FROM (SELECT (SELECT sum(octet_length(ydoc)) FROM doc_snapshots WHERE doc_id LIKE 'bench-%') s, (SELECT sum(size) FROM doc_events WHERE doc_id LIKE 'bench-%') e, (SELECT count(*) FROM doc_snapshots WHERE doc_id LIKE 'bench-%') n) x"
 BOOT=()
 for r in $(seq "$RUNS"); do
@@ -76,4 +81,4 @@ if [ "${QUIRE_BENCH_VERIFY:-0}" = 1 ]; then "$QUIRE_BIN" verify "${OPTS[@]}" | t
 mr=$(printf '%s\n' "${REPLAY[@]}" | median)
 mb=$(printf '%s\n' "${BOOT[@]}" | median)
 echo
-echo "BOOTSTRAP $NDOCS documents × $PER edits: full replay median ${mr}s, bootstrap from snapshots median ${mb}s: $(echo "scale=1; $mr / $mb" | bc)× faster (medians of $RUNS)"
+echo "BOOTSTRAP $NDOCS documents × $PER edits: full replay median ${mr}s ($REPLAYS runs), bootstrap from snapshots median ${mb}s ($RUNS runs): $(echo "scale=1; $mr / $mb" | bc)× faster"
