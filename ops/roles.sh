@@ -52,6 +52,24 @@ start_roles() {
     ROLES_STARTED="${started[*]}"
 }
 
+# create_demo_user — the demo login ./ops/run prints: user "demo", a random password made once per
+# stack (kept in <stack>/demo-password, mode 600), written to <stack>/demo-login.
+create_demo_user() {
+    "$QUIRE_BIN" --help 2>/dev/null | grep -q "^  user add " || return 0
+    local pwfile="$STACK_DIR/demo-password" pw rc=0
+    if [ ! -s "$pwfile" ]; then
+        (umask 077; head -c 12 /dev/urandom | base64 | tr -d '/+=\n' > "$pwfile")
+    fi
+    pw=$(cat "$pwfile")
+    (
+        set -a; source "$STACK_DIR/stack.env"; set +a
+        printf '%s\n' "$pw" | "$QUIRE_BIN" user add demo --log-level warn >/dev/null 2>&1 || rc=$?
+        # it exists from an earlier run (made with this password); any other failure is real
+        [ "$rc" = 0 ] || [ "$rc" = 3 ] || exit "$rc"
+    ) || { say "could not create the demo user"; return 1; }
+    echo "user demo, password $pw" > "$STACK_DIR/demo-login"
+}
+
 # wait_roles_ready SECONDS — every started role answers /readyz (or its port) in time.
 wait_roles_ready() {
     local secs=$1 f name

@@ -2,19 +2,27 @@
 #include <string.h>
 
 #include "api_ctx.h"
+#include "quire_access.h"
 
 quire_err_t api_authorize(api_ctx_t *ctx, const quire_identity_t *who, const char *doc_id,
                           api_action_t action)
 {
-    /* Every route that reaches here is authenticated; per-document membership arrives with the
-     * auth issue (owner/editor/viewer). Until then an authenticated identity may read and write,
-     * and nothing anonymous gets this far. */
     if (!who || !who->user[0])
         return QUIRE_ERR_UNAUTHENTICATED;
-    (void)ctx;
-    (void)doc_id;
-    (void)action;
-    return QUIRE_OK;
+    if (action == API_CREATE)
+        return QUIRE_OK; /* any identity; api_post_docs claims the id */
+    quire_role_t role = QUIRE_ROLE_NONE;
+    quire_err_t err = quire_access_role(ctx->access, doc_id, who->user, &role);
+    if (!err && role == QUIRE_ROLE_NONE && action == API_WRITE && ctx->create_on_write)
+        err = quire_access_claim(ctx->access, doc_id, who->user, &role);
+    if (err)
+        return err == QUIRE_ERR_INVALID ? QUIRE_ERR_NOT_FOUND : err;
+    quire_role_t need = action == API_READ    ? QUIRE_ROLE_VIEWER
+                        : action == API_WRITE ? QUIRE_ROLE_EDITOR
+                                              : QUIRE_ROLE_OWNER;
+    if (role == QUIRE_ROLE_NONE)
+        return QUIRE_ERR_NOT_FOUND;
+    return role >= need ? QUIRE_OK : QUIRE_ERR_DENIED;
 }
 
 void api_reply_quire_err(api_req_t *req, quire_err_t err, const char *message)
@@ -34,7 +42,11 @@ void api_reply_quire_err(api_req_t *req, quire_err_t err, const char *message)
         api_reply_error(req, 404, "not_found", "no such document");
         break;
     case QUIRE_ERR_DENIED:
-        api_reply_error(req, 403, "forbidden", "%s", m);
+        api_reply_error(req, 403, "forbidden", "%s",
+                        message && *message ? message
+                                            : "your role in this document does not allow this "
+                                              "(viewers only read; only the owner shares or "
+                                              "deletes)");
         break;
     case QUIRE_ERR_SPOOFED:
         api_reply_error(req, 403, "client_id_spoofed", "%s", m);

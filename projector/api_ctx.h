@@ -32,13 +32,18 @@ typedef struct api_ctx_s {
     struct doc_cache_s *cache;   /* rendered documents by version (doc_cache.h) */
     bool create_on_write;        /* the first authorised write may create a document */
     int min_version_wait_ms;     /* ?min_version= and create/delete answers wait at most this */
-    struct api_static_s *web;    /* the web app's files (api_static.h); NULL without --web-root */
+    struct quire_access_s *access; /* roles, sessions, client ids (quire_access.h) */
+    struct api_auth_s *auth;       /* logins, cookies, CSRF, revocations (api_auth.h) */
+    struct api_static_s *web;      /* the web app's files (api_static.h); NULL without --web-root */
 } api_ctx_t;
 
 /*
  * The authorisation hook (DESIGN §7): may `who` do `action` on doc_id? QUIRE_OK, or
  * QUIRE_ERR_NOT_FOUND — documents the caller may not read are indistinguishable from missing
- * ones — or QUIRE_ERR_DENIED (readable but not writable), or QUIRE_ERR_UNAVAILABLE.
+ * ones — or QUIRE_ERR_DENIED (readable but not writable: a viewer writing, a non-owner sharing
+ * or deleting), or QUIRE_ERR_UNAVAILABLE. Roles (quire_access): READ needs viewer, WRITE editor,
+ * ADMIN owner, CREATE only an identity. A WRITE to a document nobody has yet, with
+ * create_on_write, claims it: the writer becomes its owner.
  */
 quire_err_t api_authorize(api_ctx_t *ctx, const quire_identity_t *who, const char *doc_id,
                           api_action_t action);

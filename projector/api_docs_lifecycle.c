@@ -1,6 +1,7 @@
 /*
  * api_docs_lifecycle — POST /v1/docs (create; the creator becomes owner) and DELETE
- * /v1/docs/{id} (a lifecycle event in the log; afterwards the document answers 404), plus the
+ * /v1/docs/{id} (a lifecycle event in the log; afterwards the document answers 404, and
+ * "doc:<id>" on the control topic closes its sockets on every gateway), plus the
  * create-on-write policy the write path asks (api_docs_writable).
  *
  * Both are events in the log written through ingest, like any edit: the log stays the only
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_auth.h"
 #include "api_docs.h"
 #include "api_notify.h"
 #include "api_routes.h"
@@ -53,11 +55,15 @@ static void on_projected(void *opaque, bool reached)
     cJSON_AddNumberToObject(j, "partition", p->partition);
     cJSON_AddBoolToObject(j, "projected", reached);
     if (p->is_delete) {
+        char subject[QUIRE_CONTROL_SUBJECT_MAX + 1];
+        if (quire_control_subject(subject, sizeof subject, "doc", p->doc_id, NULL) == QUIRE_OK)
+            quire_access_forget(p->ctx->access, subject); /* roles cached while it projected */
         cJSON_AddBoolToObject(j, "deleted", true);
         doc_cache_remove(p->ctx->cache, p->doc_id);
         api_reply_json(p->req, 200, j);
     } else {
         char loc[200];
+        cJSON_AddStringToObject(j, "role", "owner");
         snprintf(loc, sizeof loc, "/v1/docs/%s", p->doc_id);
         api_add_header(p->req, "Location", loc);
         api_docs_cache_headers(p->req, p->offset);
@@ -79,6 +85,11 @@ static void on_durable(void *opaque, const ingest_result_t *res)
     }
     p->partition = res->partition;
     p->offset = res->offset;
+    if (p->is_delete) { /* every gateway closes the document's sockets (4404) */
+        char subject[QUIRE_CONTROL_SUBJECT_MAX + 1];
+        if (quire_control_subject(subject, sizeof subject, "doc", p->doc_id, NULL) == QUIRE_OK)
+            api_auth_publish(p->ctx->auth, subject);
+    }
     if (api_notify_wait(p->ctx->notify, res->partition, res->offset, p->ctx->min_version_wait_ms,
                         on_projected, p) != QUIRE_OK)
         on_projected(p, false);
@@ -169,6 +180,18 @@ api_next_t api_post_docs(api_req_t *req, void *ctxp)
     }
     if (err != QUIRE_ERR_NOT_FOUND) {
         api_reply_quire_err(req, err, "read model unavailable");
+        return API_DONE;
+    }
+    /* the creator becomes owner before the CREATE is produced: of two creators of one id exactly
+     * one is owner, and the owner can use the document as soon as the answer arrives */
+    quire_role_t role = QUIRE_ROLE_NONE;
+    err = quire_access_claim(ctx->access, id, api_req_identity(req)->user, &role);
+    if (err) {
+        api_reply_quire_err(req, err, "documents cannot be created now; retry");
+        return API_DONE;
+    }
+    if (role != QUIRE_ROLE_OWNER) {
+        api_reply_error(req, 409, "exists", "a document with this id exists");
         return API_DONE;
     }
     return submit(ctx, req, id, false);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api_auth.h"
 #include "api_ctx.h"
 #include "api_notify.h"
 #include "api_routes.h"
@@ -20,6 +21,7 @@
 typedef struct api_main_conf_s {
     quire_common_conf_t common;
     quire_token_conf_t token;
+    quire_password_conf_t pw;
     char *listen;
     char *origin;
     int64_t threads;
@@ -31,6 +33,13 @@ typedef struct api_main_conf_s {
     bool create_on_write;
     int64_t min_version_wait_ms;
     int64_t cache_bytes;
+    char *allowed_origins;
+    int64_t access_ttl_ms;
+    int64_t refresh_ttl_ms;
+    int64_t session_max_age_ms;
+    int64_t refresh_grace_ms;
+    int64_t auth_cache_ttl_ms;
+    int64_t login_concurrency;
     char *web_root;
     char *web_gateways;
 } api_main_conf_t;
@@ -63,6 +72,23 @@ static const quire_cfg_opt_t api_opts[] = {
      "how long ?min_version= (and create/delete) wait for the read model"},
     {"cache-bytes", QUIRE_CFG_BYTES, "256MiB", 0, 64LL << 30,
      offsetof(api_main_conf_t, cache_bytes), 0, "rendered documents kept by version"},
+    QUIRE_CFG_PASSWORD_OPTS(api_main_conf_t, pw),
+    {"allowed-origins", QUIRE_CFG_STRING, "", 0, -1, offsetof(api_main_conf_t, allowed_origins), 0,
+     "comma-separated Origins whose pages may log in and change things with cookies (exact)"},
+    {"access-ttl", QUIRE_CFG_MS, "15m", 60000, 3600000, offsetof(api_main_conf_t, access_ttl_ms), 0,
+     "lifetime of an access token (cookie)"},
+    {"refresh-ttl", QUIRE_CFG_MS, "24h", 60000, 90LL * 24 * 3600 * 1000,
+     offsetof(api_main_conf_t, refresh_ttl_ms), 0,
+     "a refresh token unused this long expires (idle timeout)"},
+    {"session-max-age", QUIRE_CFG_MS, "168h", 60000, 365LL * 24 * 3600 * 1000,
+     offsetof(api_main_conf_t, session_max_age_ms), 0,
+     "a login session ends this long after the login, whatever the refreshes"},
+    {"refresh-grace", QUIRE_CFG_MS, "10s", 0, 60000, offsetof(api_main_conf_t, refresh_grace_ms), 0,
+     "a rotated refresh token repeated this soon (its successor unused) gets the same successor"},
+    {"auth-cache-ttl", QUIRE_CFG_MS, "5s", 0, 60000, offsetof(api_main_conf_t, auth_cache_ttl_ms),
+     0, "roles and sessions are re-read from PostgreSQL at least this often"},
+    {"login-concurrency", QUIRE_CFG_INT, "2", 1, 64, offsetof(api_main_conf_t, login_concurrency),
+     0, "password verifications (Argon2id) at once"},
     {"web-root", QUIRE_CFG_STRING, "", 0, -1, offsetof(api_main_conf_t, web_root), 0,
      "directory of the built web app (web/dist) served at /; empty: no web app"},
     {"web-gateways", QUIRE_CFG_STRING, "", 0, -1, offsetof(api_main_conf_t, web_gateways), 0,
@@ -76,6 +102,14 @@ static const api_route_t routes[] = {
     {"DELETE", "/v1/docs/{id}", api_delete_doc, 0, 0},
     {"GET", "/v1/docs/{id}/state", api_get_doc_state, 0, 0},
     {"GET", "/v1/docs/{id}/history", api_get_history, 0, 0},
+    {"GET", "/v1/docs", api_get_docs, 0, 0},
+    {"GET", "/v1/docs/{id}/members", api_get_members, 0, 0},
+    {"PUT", "/v1/docs/{id}/members/{user}", api_put_member, API_ROUTE_BODY, 4096},
+    {"DELETE", "/v1/docs/{id}/members/{user}", api_delete_member, 0, 0},
+    {"POST", "/v1/auth/login", api_auth_login, API_ROUTE_PUBLIC | API_ROUTE_BODY, 4096},
+    {"POST", "/v1/auth/refresh", api_auth_refresh, API_ROUTE_PUBLIC, 0},
+    {"POST", "/v1/auth/logout", api_auth_logout, API_ROUTE_PUBLIC, 0},
+    {"GET", "/v1/auth/me", api_auth_me, API_ROUTE_PUBLIC, 0},
     /* the web app (api_static.h); last, so API paths always win */
     {"GET", "/", api_get_static, API_ROUTE_PUBLIC, 0},
     {"GET", "/d/{id}", api_get_static, API_ROUTE_PUBLIC, 0},
@@ -92,10 +126,12 @@ static void on_signal(int sig)
 static int api_run(void *confp, int argc, char **argv)
 {
     api_main_conf_t *conf = confp;
-    char err[512], topic[256];
+    char err[512], topic[256], control_topic[256];
     int status = 1;
     api_ctx_t ctx = {.max_doc_bytes = conf->max_doc_bytes, .pg_timeout_ms = 5000};
     api_t *api = NULL;
+    quire_account_t *account = NULL;
+    quire_control_t *control = NULL;
     ctx.metrics = quire_metrics_new();
     ctx.tokens = quire_tokens_new(conf->token.keys, conf->token.issuer, conf->token.audience, err,
                                   sizeof err);
@@ -104,6 +140,16 @@ static int api_run(void *confp, int argc, char **argv)
         goto out;
     }
     ctx.pool = quire_pgpool_new(conf->common.pg, "quire-api", (size_t)conf->pg_pool);
+    quire_access_conf_t acc = {
+        .pool = ctx.pool,
+        .pg_timeout_ms = ctx.pg_timeout_ms,
+        .cache_ttl_ms = conf->auth_cache_ttl_ms,
+    };
+    ctx.access = ctx.pool ? quire_access_new(&acc) : NULL;
+    if (!ctx.access) {
+        QLOG_ERROR("could not start access control", "err=\"out of memory\"");
+        goto out;
+    }
     ingest_conf_t ic = {
         .brokers = conf->common.kafka_brokers,
         .topic = quire_kafka_topic(conf->common.topic_prefix, QUIRE_TOPIC_DOC_UPDATES, topic,
@@ -114,6 +160,8 @@ static int api_run(void *confp, int argc, char **argv)
         .delivery_timeout_ms = conf->produce_timeout_ms,
         .linger_ms = "1",
         .metrics = ctx.metrics,
+        .check_clients = quire_access_check_clients, /* Yjs client ids bound to users */
+        .check_opaque = ctx.access,
     };
     ctx.ingest = ingest_new(&ic, err, sizeof err);
     if (!ctx.ingest || !ctx.pool) {
@@ -136,14 +184,45 @@ static int api_run(void *confp, int argc, char **argv)
             goto out;
         }
     }
+    quire_account_conf_t accountc = {
+        .pool = ctx.pool,
+        .tokens = ctx.tokens,
+        .pg_timeout_ms = ctx.pg_timeout_ms,
+        .refresh_ttl_s = conf->refresh_ttl_ms / 1000,
+        .session_max_age_s = conf->session_max_age_ms / 1000,
+        .refresh_grace_s = conf->refresh_grace_ms / 1000,
+        .password = {(uint64_t)conf->pw.ops, (uint64_t)conf->pw.mem_bytes},
+        .max_hashing = (int)conf->login_concurrency,
+    };
+    account = quire_account_new(&accountc, err, sizeof err);
+    control =
+        account
+            ? quire_control_new(conf->common.kafka_brokers,
+                                quire_kafka_topic(conf->common.topic_prefix, QUIRE_TOPIC_CONTROL,
+                                                  control_topic, sizeof control_topic),
+                                err, sizeof err)
+            : NULL;
+    api_auth_conf_t authc = {
+        .tokens = ctx.tokens,
+        .access = ctx.access,
+        .account = account,
+        .control = control,
+        .allowed_origins = conf->allowed_origins,
+        .access_ttl_s = conf->access_ttl_ms / 1000,
+    };
+    ctx.auth = control ? api_auth_new(&authc, err, sizeof err) : NULL;
+    if (!ctx.auth) {
+        QLOG_ERROR("could not start authentication", "err=\"%s\"", err);
+        goto out;
+    }
     api_conf_t ac = {
         .listen = conf->listen,
         .threads = (unsigned)conf->threads,
         .max_body = (size_t)conf->max_doc_bytes,
         .connection_timeout_s = (unsigned)(conf->connection_timeout_ms / 1000),
     };
-    api = api_new(&ac, routes, sizeof routes / sizeof routes[0], &ctx, ctx.tokens, NULL,
-                  ctx.metrics, err, sizeof err);
+    api = api_new(&ac, routes, sizeof routes / sizeof routes[0], &ctx, ctx.tokens,
+                  api_auth_authenticate, ctx.metrics, err, sizeof err);
     if (!api) {
         QLOG_ERROR("could not start the HTTP server", "err=\"%s\"", err);
         goto out;
@@ -162,6 +241,10 @@ out:
     api_notify_destroy(ctx.notify);
     doc_cache_destroy(ctx.cache);
     ingest_destroy(ctx.ingest, 5000);
+    api_auth_destroy(ctx.auth);
+    quire_control_destroy(control);
+    quire_account_destroy(account);
+    quire_access_destroy(ctx.access);
     quire_pgpool_destroy(ctx.pool);
     quire_tokens_destroy(ctx.tokens);
     quire_metrics_destroy(ctx.metrics);

@@ -218,6 +218,10 @@ const char *api_req_header(const api_req_t *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
+const char *api_req_cookie(const api_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
 const uint8_t *api_req_body(const api_req_t *req, size_t *ret_len)
 {
     *ret_len = req->body_len;
@@ -428,8 +432,10 @@ static void check_headers(api_req_t *req)
     if (!(found->flags & API_ROUTE_PUBLIC)) {
         api_authn_fn authn = api->authn ? api->authn : default_authn;
         if (authn(req, api->ctx, &req->identity) != QUIRE_OK) {
-            api_add_header(req, "WWW-Authenticate", "Bearer");
-            api_reply_error(req, 401, "unauthenticated", "authentication required");
+            if (!req->replied) {
+                api_add_header(req, "WWW-Authenticate", "Bearer");
+                api_reply_error(req, 401, "unauthenticated", "authentication required");
+            }
             return;
         }
         req->has_identity = true;

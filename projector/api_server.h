@@ -54,8 +54,9 @@ typedef struct api_route_s {
 } api_route_t;
 
 /* Authenticates a request from its headers: fills *ret_identity and returns QUIRE_OK, or returns
- * QUIRE_ERR_UNAUTHENTICATED. The default (NULL) accepts `Authorization: Bearer <token>` checked
- * by quire_tokens_verify. */
+ * an error. The server answers 401 unless the authenticator answered itself (api_reply_error
+ * before returning: a 403 for a missing CSRF token, a 503 when sessions cannot be checked). The
+ * default (NULL) accepts `Authorization: Bearer <token>` checked by quire_tokens_verify. */
 typedef quire_err_t (*api_authn_fn)(api_req_t *req, void *ctx, quire_identity_t *ret_identity);
 
 typedef struct api_conf_s {
@@ -82,6 +83,7 @@ const char *api_req_path(const api_req_t *req);
 const char *api_req_param(const api_req_t *req, const char *name); /* a {name} of the pattern */
 const char *api_req_query(const api_req_t *req, const char *name); /* NULL when absent */
 const char *api_req_header(const api_req_t *req, const char *name);
+const char *api_req_cookie(const api_req_t *req, const char *name); /* NULL when absent */
 const uint8_t *api_req_body(const api_req_t *req, size_t *ret_len);
 const quire_identity_t *api_req_identity(const api_req_t *req); /* NULL on public routes */
 quire_tokens_t *api_req_tokens(const api_req_t *req);

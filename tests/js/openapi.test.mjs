@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { env, startApi, token, uniqueId } from './lib/stack.mjs'
+import { env, startApi, token, uniqueId, BIN } from './lib/stack.mjs'
 import { Y, startProjector } from './lib/readmodel.mjs'
 
 const root = env.QUIRE_ROOT
@@ -91,11 +91,62 @@ async function call (method, specPath, url, init = {}) {
     if (hv !== null) assert.deepEqual(validate(resolve(h).schema, hv), [], `${method} ${url}: header ${name}`)
   }
   if (spec.paths[specPath]?.get === op || method === 'GET') {
-    if (specPath.startsWith('/v1/docs/') && r.status === 200) {
+    if (specPath.startsWith('/v1/docs/') && !specPath.includes('/members') && r.status === 200) {
       assert.equal(r.headers.get('cache-control'), 'private, no-cache', `${method} ${url}: document responses are private, no-cache`)
     }
   }
   return { status: r.status, body, headers: r.headers }
+}
+
+// Logins, sessions and sharing (docs/auth.md), every documented status that can be provoked.
+async function authOperations (auth) {
+  const user = uniqueId('spec-login').slice(0, 60)
+  const password = 'spec password 1'
+  execFileSync(BIN, ['user', 'add', user, '--pwhash-ops', '1', '--pwhash-mem', '8KiB'], { input: password + '\n' })
+  const json = { 'Content-Type': 'application/json' }
+  const sameOrigin = { 'Sec-Fetch-Site': 'same-origin' }
+  await call('POST', '/v1/auth/login', '/v1/auth/login', { headers: json, body: JSON.stringify({ user, password: 'wrong password' }) })
+  await call('POST', '/v1/auth/login', '/v1/auth/login', { headers: json, body: '{"user":"x"}' })
+  await call('POST', '/v1/auth/login', '/v1/auth/login', { headers: { 'Content-Type': 'text/plain' }, body: 'x' })
+  await call('POST', '/v1/auth/login', '/v1/auth/login', { headers: { ...json, Origin: 'https://evil.example' }, body: JSON.stringify({ user, password }) })
+  const login = await call('POST', '/v1/auth/login', '/v1/auth/login', { headers: json, body: JSON.stringify({ user, password }) })
+  assert.equal(login.status, 200)
+  const cookies = (h) => Object.fromEntries(h.getSetCookie().map((c) => c.split(';')[0]).map((c) => [c.slice(0, c.indexOf('=')), c.slice(c.indexOf('=') + 1)]))
+  let jar = cookies(login.headers)
+  const cookie = () => Object.entries(jar).map(([k, v]) => `${k}=${v}`).join('; ')
+  const csrf = JSON.parse(login.body.toString()).csrf_token
+  assert.equal((await call('GET', '/v1/auth/me', '/v1/auth/me', { headers: { Cookie: cookie() } })).status, 200)
+  await call('GET', '/v1/auth/me', '/v1/auth/me', { headers: { Cookie: `__Host-quire_refresh=${jar['__Host-quire_refresh']}` } })
+  await call('GET', '/v1/auth/me', '/v1/auth/me', {})
+  await call('POST', '/v1/auth/refresh', '/v1/auth/refresh', { headers: { ...sameOrigin, Cookie: cookie() } })
+  await call('POST', '/v1/auth/refresh', '/v1/auth/refresh', { headers: sameOrigin })
+  await call('POST', '/v1/auth/refresh', '/v1/auth/refresh', { headers: { ...sameOrigin, Cookie: cookie() }, body: 'x' })
+  const refreshed = await call('POST', '/v1/auth/refresh', '/v1/auth/refresh', { headers: { ...sameOrigin, Cookie: cookie(), 'X-CSRF-Token': csrf } })
+  assert.equal(refreshed.status, 200)
+  jar = cookies(refreshed.headers)
+  // sharing
+  const doc = uniqueId('spec-share')
+  assert.equal((await call('POST', '/v1/docs', '/v1/docs', { headers: { ...auth, ...json }, body: JSON.stringify({ id: doc }) })).status, 201)
+  assert.equal((await call('GET', '/v1/docs', '/v1/docs', { headers: auth })).status, 200)
+  await call('GET', '/v1/docs', '/v1/docs', {})
+  const m = `/v1/docs/${doc}/members`
+  await call('PUT', '/v1/docs/{id}/members/{user}', `${m}/${user}`, { headers: { ...auth, ...json }, body: '{"role":"owner"}' })
+  await call('PUT', '/v1/docs/{id}/members/{user}', `${m}/${user}`, { headers: { ...auth, 'Content-Type': 'text/plain' }, body: 'x' })
+  await call('PUT', '/v1/docs/{id}/members/{user}', `${m}/spec-user`, { headers: { ...auth, ...json }, body: '{"role":"viewer"}' })
+  await call('PUT', '/v1/docs/{id}/members/{user}', `/v1/docs/${uniqueId('none')}/members/${user}`, { headers: { ...auth, ...json }, body: '{"role":"viewer"}' })
+  await call('PUT', '/v1/docs/{id}/members/{user}', `${m}/${user}`, { headers: { Cookie: cookie(), ...json }, body: '{"role":"viewer"}' })
+  assert.equal((await call('PUT', '/v1/docs/{id}/members/{user}', `${m}/${user}`, { headers: { ...auth, ...json }, body: '{"role":"viewer"}' })).status, 200)
+  await call('PUT', '/v1/docs/{id}/members/{user}', `${m}/${user}`, { headers: { Cookie: cookie(), ...json, ...sameOrigin, 'X-CSRF-Token': csrf }, body: '{"role":"editor"}' })
+  assert.equal((await call('GET', '/v1/docs/{id}/members', m, { headers: auth })).status, 200)
+  await call('GET', '/v1/docs/{id}/members', `/v1/docs/${uniqueId('none')}/members`, { headers: auth })
+  await call('DELETE', '/v1/docs/{id}/members/{user}', `${m}/spec-user`, { headers: auth })
+  await call('DELETE', '/v1/docs/{id}/members/{user}', `${m}/bad%20user`, { headers: auth })
+  assert.equal((await call('DELETE', '/v1/docs/{id}/members/{user}', `${m}/${user}`, { headers: auth })).status, 204)
+  await call('DELETE', '/v1/docs/{id}/members/{user}', `${m}/${user}`, { headers: auth })
+  // logout: refused without the CSRF token, then done
+  await call('POST', '/v1/auth/logout', '/v1/auth/logout', { headers: { ...sameOrigin, Cookie: cookie() } })
+  assert.equal((await call('POST', '/v1/auth/logout', '/v1/auth/logout', { headers: { ...sameOrigin, Cookie: cookie(), 'X-CSRF-Token': csrf } })).status, 204)
+  await call('POST', '/v1/auth/logout', '/v1/auth/logout', { headers: { Authorization: 'Bearer nope' } })
 }
 
 test('the route table and the spec list the same operations', () => {
@@ -154,6 +205,7 @@ test('every operation answers as documented', async () => {
   assert.equal((await call('DELETE', '/v1/docs/{id}', `/v1/docs/${doc}`, { headers: auth })).status, 200)
   await call('DELETE', '/v1/docs/{id}', `/v1/docs/${doc}`, { headers: auth })
   await call('GET', '/v1/docs/{id}/history', `/v1/docs/${doc}/history`, { headers: auth })
+  await authOperations(auth)
   for (const p of ['/healthz', '/readyz', '/metrics']) await call('GET', p, p, {})
   // the web app's paths (this api runs without --web-root: 404; tests/browser serves the app)
   for (const [p, url] of [['/', '/'], ['/d/{id}', `/d/${doc}`], ['/assets/{file}', '/assets/main.js'], ['/{file}', '/sw.js']]) {

@@ -6,7 +6,7 @@
 // required, and `quire verify` agreeing.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startApi, token, uniqueId } from './lib/stack.mjs'
+import { startApi, token, uniqueId, share } from './lib/stack.mjs'
 import {
   Y, startProjector, psql, verify, partitionOf, produceRaw, rawRecord, expectedContent,
   waitCaughtUp, TOPIC
@@ -185,6 +185,7 @@ test('history lists actors and broker times, paged (I6)', async () => {
     const d = new Y.Doc()
     d.getText('t').insert(0, `edit ${i}`)
     versions.push((await post(doc, Y.encodeStateAsUpdate(d), i % 2 ? bob : alice)).version)
+    if (i === 0) await share(api.url, doc, alice, ['bob']) /* alice's first write made it hers */
   }
   await get(doc, `?min_version=${versions[6]}`)
   const page1 = await fetch(`${api.url}/v1/docs/${doc}/history?limit=4`, { headers: auth() }).then((r) => r.json())
@@ -245,6 +246,8 @@ test('create, then delete: the document answers 404 afterwards; ids are not reus
   const cj = await c.json()
   assert.equal(cj.id, doc)
   assert.equal(cj.projected, true)
+  assert.equal(cj.role, 'owner')
+  await share(api.url, doc, bob, ['alice']) /* alice reads and edits bob's document */
   const g = await get(doc)
   assert.equal(g.status, 200, 'readable at once after the create answered')
   assert.equal(g.json.owner, 'bob', 'the creator is owner')
@@ -263,7 +266,8 @@ test('create, then delete: the document answers 404 afterwards; ids are not reus
   const upd = new Y.Doc()
   upd.getText('t').insert(0, 'before delete')
   await post(doc, Y.encodeStateAsUpdate(upd))
-  const del = await fetch(`${api.url}/v1/docs/${doc}`, { method: 'DELETE', headers: auth() })
+  assert.equal((await fetch(`${api.url}/v1/docs/${doc}`, { method: 'DELETE', headers: auth() })).status, 403, 'only the owner deletes')
+  const del = await fetch(`${api.url}/v1/docs/${doc}`, { method: 'DELETE', headers: auth(bob) })
   assert.equal(del.status, 200)
   assert.equal((await del.json()).deleted, true)
   assert.equal((await get(doc)).status, 404)
@@ -276,7 +280,7 @@ test('create, then delete: the document answers 404 afterwards; ids are not reus
   })
   assert.equal(w.status, 404, 'no writes to a deleted document')
   const ev = psql(`SELECT kind, actor FROM doc_events WHERE doc_id = '${doc}' ORDER BY "offset"`)
-  assert.deepEqual(ev.split('\n'), ['1|bob', '0|alice', '2|alice'], 'lifecycle events are in the log and the index')
+  assert.deepEqual(ev.split('\n'), ['1|bob', '0|alice', '2|bob'], 'lifecycle events are in the log and the index')
 })
 
 test('with --no-create-on-write, only created documents take writes', async () => {
