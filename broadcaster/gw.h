@@ -55,6 +55,7 @@ typedef struct gw_conf_s {
     int64_t presence_flush_ms;  /* coalescing window of the presence producer */
     int64_t presence_expire_ms; /* remote presence of a silent gateway expires after this */
     int64_t join_workers;
+    bool create_on_write; /* a socket on an unknown document claims it for its user */
 } gw_conf_t;
 
 /* A decoded presence record (gw_presence.c); pointers borrow the record bytes. */
@@ -106,7 +107,7 @@ typedef struct gw_ev_s {
     uint64_t conn_id, seq;
     quire_err_t write_err;
     /* CONTROL */
-    char subject[96]; /* "session:<sid>", "user:<u>", "doc:<id>" */
+    char subject[257]; /* "session:<sid>", "user:<u>", "doc:<id>", "member:<doc>:<user>" */
 } gw_ev_t;
 
 void gw_post(gw_t *gw, gw_ev_t *ev); /* any thread; takes ownership */
@@ -229,6 +230,8 @@ struct gw_s {
     gw_conf_t conf;
     struct lws_context *ctx;
     quire_tokens_t *tokens;
+    struct quire_access_s *access; /* roles, sessions, client-id bindings (lib/auth) */
+    struct quire_pgpool_s *pool;   /* its connections */
     quire_metrics_t *metrics;
     ingest_t *ingest;
     char topic_updates[160], topic_presence[160], topic_control[160];

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "gw.h"
+#include "quire_access.h"
 #include "quire_kafka.h"
 #include "quire_log.h"
 #include "yjs_sv.h"
@@ -823,21 +824,64 @@ static void on_join_done(gw_t *gw, gw_ev_t *ev)
                (double)(gw_now_us() - d->join_started_us) / 1000.0);
 }
 
+/* "member:<doc>:<user>": that user's role in that document changed. Sockets of the user on the
+ * document follow the new role: none closes them (4403), viewer makes them read-only, editor or
+ * owner makes them writable again. */
+static int on_member(gw_t *gw, const char *doc_user)
+{
+    const char *colon = strchr(doc_user, ':'); /* doc ids have no ':'; user names may */
+    if (!colon || colon == doc_user || (size_t)(colon - doc_user) > EVENT_CODEC_DOC_ID_MAX)
+        return 0;
+    char doc[EVENT_CODEC_DOC_ID_MAX + 1];
+    memcpy(doc, doc_user, (size_t)(colon - doc_user));
+    doc[colon - doc_user] = '\0';
+    const char *user = colon + 1;
+    gw_doc_t *d = gw_map_get_str(gw->docs, doc);
+    if (!d)
+        return 0;
+    bool asked = false;
+    quire_role_t role = QUIRE_ROLE_NONE;
+    quire_err_t err = QUIRE_OK;
+    int n = 0;
+    for (gw_conn_t *c = d->conns, *next; c; c = next) {
+        next = c->doc_next;
+        if (strcmp(c->who.user, user) != 0)
+            continue;
+        if (!asked) { /* once, and only when the user has sockets here */
+            err = quire_access_role(gw->access, doc, user, &role);
+            asked = true;
+        }
+        n++;
+        if (err) /* cannot tell: the safe side is to close; the client reconnects (1013) */
+            gw_conn_close(c, 1013, "access cannot be checked now; reconnect");
+        else if (role == QUIRE_ROLE_NONE)
+            gw_conn_close(c, 4403, "access to the document removed");
+        else
+            c->viewer = role == QUIRE_ROLE_VIEWER;
+    }
+    return n;
+}
+
 static void on_control(gw_t *gw, gw_ev_t *ev)
 {
     const char *s = ev->subject;
-    size_t it = 0;
-    gw_conn_t *c;
+    quire_access_forget(gw->access, s); /* caches first: later checks ask PostgreSQL */
     int n = 0;
-    while ((c = gw_map_next(gw->conns, &it))) {
-        bool hit = (strncmp(s, "session:", 8) == 0 && strcmp(c->who.session, s + 8) == 0) ||
-                   (strncmp(s, "user:", 5) == 0 && strcmp(c->who.user, s + 5) == 0);
-        bool doc = strncmp(s, "doc:", 4) == 0 && strcmp(c->doc_id, s + 4) == 0;
-        if (hit)
-            gw_conn_close(c, 4401, "access revoked");
-        else if (doc)
-            gw_conn_close(c, 4404, "document deleted");
-        n += hit || doc;
+    if (strncmp(s, "member:", 7) == 0) {
+        n = on_member(gw, s + 7);
+    } else {
+        size_t it = 0;
+        gw_conn_t *c;
+        while ((c = gw_map_next(gw->conns, &it))) {
+            bool hit = (strncmp(s, "session:", 8) == 0 && strcmp(c->who.session, s + 8) == 0) ||
+                       (strncmp(s, "user:", 5) == 0 && strcmp(c->who.user, s + 5) == 0);
+            bool doc = strncmp(s, "doc:", 4) == 0 && strcmp(c->doc_id, s + 4) == 0;
+            if (hit)
+                gw_conn_close(c, 4401, "access revoked");
+            else if (doc)
+                gw_conn_close(c, 4404, "document deleted");
+            n += hit || doc;
+        }
     }
     if (n)
         QLOG_INFO("revocation applied", "subject=\"%s\" sockets=%d", s, n);
@@ -876,6 +920,8 @@ void gw_doc_on_event(gw_t *gw, gw_ev_t *ev)
         break;
     case GW_EV_PRESENCE: {
         gw_doc_t *d = gw_map_get_str(gw->docs, ev->doc_id);
+        QLOG_DEBUG("presence record", "doc=%s from=%s kind=%d entries=%zu open=%d", ev->doc_id,
+                   ev->rec.gateway, ev->rec.kind, ev->rec.nusers, d ? (int)d->phase : -1);
         if (d && d->phase != GW_DOC_GONE)
             on_remote_presence(gw, d, ev);
         break;

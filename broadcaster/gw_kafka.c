@@ -174,10 +174,15 @@ static void run_cmd(gw_kafka_t *k, cmd_t *c)
             clock_gettime(CLOCK_REALTIME, &ts);
             rd_kafka_topic_partition_list_add(l, k->gw->topic_presence, c->partition)->offset =
                 (int64_t)ts.tv_sec * 1000 - k->gw->conf.presence_expire_ms;
-            int64_t off = RD_KAFKA_OFFSET_END;
+            int64_t off = RD_KAFKA_OFFSET_END, lo = 0, hi = -1;
             if (rd_kafka_offsets_for_times(k->rk, l, 5000) == 0 && !l->elems[0].err &&
                 l->elems[0].offset >= 0)
                 off = l->elems[0].offset;
+            else if (rd_kafka_query_watermark_offsets(k->rk, k->gw->topic_presence, c->partition,
+                                                      &lo, &hi, 5000) == 0 &&
+                     hi >= 0)
+                off = hi; /* nothing recent: the end as of now, never a logical END resolved
+                           * later by the fetcher, which would skip what is published meanwhile */
             rd_kafka_topic_partition_list_destroy(l);
             if (assign_one(k, k->gw->topic_presence, c->partition, off, true) == 0)
                 kp->presence = true;

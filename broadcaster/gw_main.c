@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "quire_access.h"
 #include "quire_admin.h"
 #include "quire_cmd.h"
 #include "quire_kafka.h"
@@ -25,6 +26,8 @@ typedef struct gw_main_conf_s {
     quire_common_conf_t common;
     quire_token_conf_t token;
     char *listen, *admin_listen, *gateway_id, *allowed_origins;
+    bool create_on_write;
+    int64_t auth_cache_ttl_ms, pg_pool;
     int64_t max_message_bytes, max_doc_bytes, max_event_bytes, send_queue_bytes, rate_per_s,
         max_conns_per_user, ping_ms, hangup_ms, unload_grace_ms, sync_frame_bytes,
         produce_timeout_ms, join_timeout_ms, presence_flush_ms, presence_expire_ms, join_workers,
@@ -72,6 +75,14 @@ static const quire_cfg_opt_t gw_opts[] = {
      "presence of a gateway not heard from this long disappears"},
     {"join-workers", QUIRE_CFG_INT, "4", 1, 64, O(join_workers), 0,
      "threads reading joining documents from PostgreSQL"},
+    {"create-on-write", QUIRE_CFG_BOOL, "true", 0, -1, O(create_on_write), 0,
+     "a socket opened on an unknown document id makes its user the owner (as the api's first "
+     "write does); otherwise unknown documents answer 404"},
+    {"auth-cache-ttl", QUIRE_CFG_MS, "5s", 0, 60000, O(auth_cache_ttl_ms), 0,
+     "roles and sessions are re-read from PostgreSQL at least this often (control messages "
+     "apply at once)"},
+    {"pg-pool", QUIRE_CFG_INT, "2", 1, 64, O(pg_pool), 0,
+     "PostgreSQL connections for access checks (roles, sessions, client-id bindings)"},
     {"drain", QUIRE_CFG_MS, "5s", 0, 600000, O(drain_ms), 0,
      "on shutdown, wait this long for pending acknowledgements"},
 };
@@ -159,6 +170,7 @@ static int gw_run(void *confp, int argc, char **argv)
         .presence_flush_ms = mc->presence_flush_ms,
         .presence_expire_ms = mc->presence_expire_ms,
         .join_workers = mc->join_workers,
+        .create_on_write = mc->create_on_write,
     };
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -212,8 +224,21 @@ static int gw_run(void *confp, int argc, char **argv)
             setrlimit(RLIMIT_NOFILE, &rl);
         }
     }
+    gw->pool = quire_pgpool_new(mc->common.pg, "quire-gateway-access", (size_t)mc->pg_pool);
+    quire_access_conf_t acc = {
+        .pool = gw->pool,
+        .pg_timeout_ms = 2000,
+        .cache_ttl_ms = mc->auth_cache_ttl_ms,
+    };
+    gw->access = gw->pool ? quire_access_new(&acc) : NULL;
+    if (!gw->access) {
+        QLOG_ERROR("could not start access control", "err=\"out of memory\"");
+        goto out;
+    }
     ingest_conf_t ic = {
         .brokers = mc->common.kafka_brokers,
+        .check_clients = quire_access_check_clients, /* Yjs client ids bound to users */
+        .check_opaque = gw->access,
         .topic = gw->topic_updates,
         .origin = mc->gateway_id,
         .max_event_bytes = (size_t)mc->max_event_bytes,
@@ -277,6 +302,8 @@ out:
     gw_kafka_destroy(gw->kafka);
     gw_presence_destroy(gw->presence);
     ingest_destroy(gw->ingest, 2000);
+    quire_access_destroy(gw->access);
+    quire_pgpool_destroy(gw->pool);
     for (gw_ev_t *ev = gw->inbox_head, *n; ev; ev = n) {
         n = ev->next;
         gw_ev_free(ev);

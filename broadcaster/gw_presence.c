@@ -116,7 +116,8 @@ void gw_presence_publish(gw_presence_t *p, const char *doc_id, const uint8_t *up
     if (err) {
         free(buf);
         QLOG_DEBUG("presence record dropped", "doc=%s err=\"%s\"", doc_id, rd_kafka_err2str(err));
-    }
+    } else
+        QLOG_DEBUG("presence record published", "doc=%s bytes=%zu entries=%zu", doc_id, o, nusers);
     rd_kafka_poll(p->rk, 0);
 }
 

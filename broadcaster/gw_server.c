@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "gw.h"
+#include "quire_access.h"
 #include "quire_log.h"
 
 _Static_assert(GW_FRAME_PRE == LWS_PRE, "GW_FRAME_PRE must equal LWS_PRE");
@@ -146,6 +147,7 @@ typedef struct upgrade_s {
     char doc_id[EVENT_CODEC_DOC_ID_MAX + 1];
     quire_identity_t who;
     bool ext;
+    bool viewer;     /* read-only: the user's role is viewer */
     unsigned status; /* 0 = accepted */
     const char *why;
 } upgrade_t;
@@ -187,6 +189,39 @@ static void copy_token(char *dst, const char *src)
         return;
     }
     memcpy(dst, src, n + 1);
+}
+
+/* The session must be live and the user a member of the document (docs/auth.md). Answers come
+ * from quire_access's caches when it can; a miss asks PostgreSQL from the event loop (one
+ * indexed lookup, bounded by the pool's timeout) — the upgrade is answered synchronously, and a
+ * refused one must be a plain 401/404 like any other. A document the user may not read and one
+ * that does not exist answer the same 404. */
+static void check_access(gw_t *gw, upgrade_t *u)
+{
+    quire_err_t err = quire_access_session(gw->access, u->who.session, (int64_t)time(NULL));
+    if (err == QUIRE_ERR_UNAUTHENTICATED) {
+        u->status = 401;
+        u->why = "session ended";
+        return;
+    }
+    quire_role_t role = QUIRE_ROLE_NONE;
+    if (!err)
+        err = quire_access_role(gw->access, u->doc_id, u->who.user, &role);
+    if (!err && role == QUIRE_ROLE_NONE && gw->conf.create_on_write)
+        err = quire_access_claim(gw->access, u->doc_id, u->who.user, &role);
+    if (err) {
+        QLOG_WARN("access check failed", "doc=%s user=%s err=\"%s\"", u->doc_id, u->who.user,
+                  quire_err_str(err));
+        u->status = 503;
+        u->why = "access cannot be checked now";
+        return;
+    }
+    if (role == QUIRE_ROLE_NONE) {
+        u->status = 404;
+        u->why = "no such document";
+        return;
+    }
+    u->viewer = role == QUIRE_ROLE_VIEWER;
 }
 
 static void check_upgrade(gw_t *gw, struct lws *wsi, upgrade_t *u)
@@ -268,6 +303,7 @@ static void check_upgrade(gw_t *gw, struct lws *wsi, upgrade_t *u)
         u->why = "too many connections";
         return;
     }
+    check_access(gw, u);
 }
 
 /* ---- the protocol callback -------------------------------------------------------------- */
@@ -326,6 +362,21 @@ static int on_receive(gw_t *gw, gw_conn_t *c, struct lws *wsi, const uint8_t *in
         gw_conn_close(c, 1003, "binary messages only");
         return 0;
     }
+    if (c->rx_len == 0 && lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+        /* the common case, a message in one piece: no copy, no buffer kept per socket */
+        if (len > (size_t)gw->conf.max_message_bytes) {
+            gw_conn_close(c, 4413, "message too large");
+            return 0;
+        }
+        if (!rate_ok(c)) {
+            QLOG_INFO("closing a socket over its message rate", "doc=%s user=%s", c->doc_id,
+                      c->who.user);
+            gw_conn_close(c, 4429, "rate limit exceeded");
+            return 0;
+        }
+        gw_doc_on_message(gw, c, in, len);
+        return 0;
+    }
     if (c->rx_len + len > (size_t)gw->conf.max_message_bytes) {
         gw_conn_close(c, 4413, "message too large");
         return 0;
@@ -356,11 +407,9 @@ static int on_receive(gw_t *gw, gw_conn_t *c, struct lws *wsi, const uint8_t *in
     size_t n = c->rx_len;
     c->rx_len = 0;
     gw_doc_on_message(gw, c, c->rx, n);
-    if (c->rx_cap > 65536 && n < 4096) { /* give back a large buffer after a large message */
-        free(c->rx);
-        c->rx = NULL;
-        c->rx_cap = 0;
-    }
+    free(c->rx); /* fragmented messages are rare: keep no buffer between them */
+    c->rx = NULL;
+    c->rx_cap = 0;
     return 0;
 }
 
@@ -453,6 +502,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         c->gw = gw;
         c->wsi = wsi;
         c->ext = u.ext;
+        c->viewer = u.viewer;
         c->who = u.who;
         c->tokens = (double)gw->conf.rate_per_s * 4;
         c->tokens_us = gw_now_us();
@@ -493,7 +543,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-    {"quire-yjs", callback, sizeof(pss_t), 65536, 0, NULL, 0},
+    /* a small receive buffer per socket: larger messages arrive in pieces we reassemble */
+    {"quire-yjs", callback, sizeof(pss_t), 2048, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -524,7 +575,7 @@ struct lws_context *gw_server_start(gw_t *gw, char *errbuf, size_t errlen)
     info.timeout_secs = 10;
     info.timeout_secs_ah_idle = 10;
     info.max_http_header_data = 8192;
-    info.max_http_header_pool = 256;
+    info.max_http_header_pool = 1024;
     info.retry_and_idle_policy = &retry;
     info.fd_limit_per_thread = 0;
     gw->ctx = lws_create_context(&info);

@@ -21,6 +21,7 @@ static const quire_cmd_t *const commands[] = {
     &quire_cmd_bootstrap,
     &quire_cmd_compactor,
     &quire_cmd_doc_get,
+    &quire_cmd_doc_share,
     &quire_cmd_events_tail,
     &quire_cmd_gateway,
     &quire_cmd_migrate,

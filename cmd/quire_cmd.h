@@ -49,6 +49,8 @@ extern const quire_cmd_t quire_cmd_compactor;
 extern const quire_cmd_t quire_cmd_bootstrap;
 extern const quire_cmd_t quire_cmd_audit;
 extern const quire_cmd_t quire_cmd_doc_get;
+/* Access (cmd/cmd_doc.c). */
+extern const quire_cmd_t quire_cmd_doc_share;
 
 /* Yjs engine tools (cmd/cmd_yjs.c). */
 extern const quire_cmd_t quire_cmd_yjs_inspect;

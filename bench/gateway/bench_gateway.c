@@ -223,9 +223,13 @@ static void wait_synced(wsc_loop_t *l, peer_t **ps, size_t n, int timeout_ms)
     size_t bad = 0;
     while (!all_synced(ps, n, &bad) && wsc_now_ns() < deadline)
         wsc_loop_run(l, 20);
-    if (bad)
-        fprintf(stderr, "%zu of %zu connections failed (e.g. close %d)\n", bad, n,
-                ps[0]->failed ? ps[0]->close_code : 0);
+    if (bad) {
+        int code = 0;
+        for (size_t i = 0; i < n && !code; i++)
+            if (ps[i]->failed)
+                code = ps[i]->close_code ? ps[i]->close_code : -1;
+        fprintf(stderr, "%zu of %zu connections failed (e.g. code %d)\n", bad, n, code);
+    }
 }
 
 static double cpu_seconds(int pid)
@@ -333,8 +337,8 @@ static int cmd_idle(int port, int n, int pid)
         char doc[128];
         snprintf(doc, sizeof doc, "%s-idle-%d-%d", doc_prefix, (int)getpid(), i % 100);
         ps[i] = open_peer(l, port, doc);
-        if (i % 100 == 99)
-            wsc_loop_run(l, 5);
+        if (i % 250 == 249) /* a few hundred upgrades in flight at a time, as clients arrive */
+            wait_synced(l, ps, (size_t)i + 1, 30000);
     }
     wait_synced(l, ps, (size_t)n, 120000);
     size_t bad = 0;

@@ -17,9 +17,9 @@ Q="$root/build/release/cmd/quire"
 B="$root/build/release/bench/gateway/bench_gateway"
 export BENCH_TOKEN=$("$Q" token issue --user bench --ttl 2h)
 export BENCH_DOC_PREFIX="b$(date +%s)"
-tmp=$(mktemp -d)
+tmp="$root/tests/artifacts/bench-gateway"; rm -rf "$tmp"; mkdir -p "$tmp"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 start_gw() { # name port

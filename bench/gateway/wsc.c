@@ -267,10 +267,10 @@ void wsc_loop_run(wsc_loop_t *l, int timeout_ms)
     int64_t deadline = wsc_now_ns() + (int64_t)timeout_ms * 1000000;
     l->stop = false;
     struct epoll_event evs[256];
-    while (!l->stop) {
+    do {
         int64_t left = (deadline - wsc_now_ns()) / 1000000;
-        if (left <= 0)
-            break;
+        if (left < 0)
+            left = 0;
         int n = epoll_wait(l->ep, evs, 256, left > 10 ? 10 : (int)left);
         for (int i = 0; i < n; i++) {
             wsc_t *c = evs[i].data.ptr;
@@ -305,5 +305,5 @@ void wsc_loop_run(wsc_loop_t *l, int timeout_ms)
                     on_frames(c);
             }
         }
-    }
+    } while (!l->stop && wsc_now_ns() < deadline);
 }

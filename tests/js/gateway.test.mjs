@@ -3,7 +3,7 @@
 // without re-producing what the log has (I10), presence across gateways.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { uniqueId, sleep, waitFor, eventsOf, startApi, token, share } from './lib/stack.mjs'
+import { uniqueId, sleep, waitFor, eventsOf, startApi, token, share, shareDoc } from './lib/stack.mjs'
 import { startGateway, connect, replay, sameDoc, contains, Y } from './lib/yclient.mjs'
 import { startProjector } from './lib/readmodel.mjs'
 
@@ -69,6 +69,7 @@ test('clients on two gateways edit one document concurrently and converge with t
 
 test('offline edits reach everyone through the other gateway; nothing already in the log is produced again (I10)', async () => {
   const doc = uniqueId('offline')
+  shareDoc(doc, 'alice', ['bob'])
   const x = connect({ url: gwA.url, doc, user: 'alice' })
   const y = connect({ url: gwB.url, doc, user: 'bob' })
   await x.synced(); await y.synced()
@@ -107,6 +108,7 @@ test('offline edits reach everyone through the other gateway; nothing already in
 
 test('presence set on A shows on B and disappears when the client closes', async () => {
   const doc = uniqueId('presence')
+  shareDoc(doc, 'alice', ['bob'])
   const a = connect({ url: gwA.url, doc, user: 'alice', awareness: { user: { name: 'Alice', color: '#f00' } } })
   const b = connect({ url: gwB.url, doc, user: 'bob', awareness: { user: { name: 'Bob', color: '#00f' } } })
   await a.synced(); await b.synced()
@@ -121,6 +123,7 @@ test('presence set on A shows on B and disappears when the client closes', async
 test('presence of a client disappears when its gateway is killed', async () => {
   const gwC = await startGateway('gw-c', ['--presence-expire', '3s'])
   const doc = uniqueId('presence-kill')
+  shareDoc(doc, 'alice', ['bob'])
   const a = connect({ url: gwC.url, doc, user: 'alice', awareness: { user: { name: 'Alice' } } })
   const b = connect({ url: gwB.url, doc, user: 'bob', awareness: { user: { name: 'Bob' } } })
   await a.synced(); await b.synced()

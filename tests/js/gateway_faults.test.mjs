@@ -4,7 +4,7 @@
 // extension client ever sees a version go backwards (I5).
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { uniqueId, sleep, waitFor } from './lib/stack.mjs'
+import { uniqueId, sleep, waitFor, shareDoc } from './lib/stack.mjs'
 import { startGateway, startProxy, connect, replay, sameDoc, contains, Y } from './lib/yclient.mjs'
 
 test('kill -9 of a gateway under load: acknowledged writes survive, clients converge on the other', { timeout: 240000 }, async () => {
@@ -13,6 +13,7 @@ test('kill -9 of a gateway under load: acknowledged writes survive, clients conv
   const proxy = await startProxy(gwA.port)
   after(async () => { proxy.close(); await gwA.kill(); await gwB.stop() })
   const doc = uniqueId('kill9')
+  shareDoc(doc, 'writer0', ['writer1', 'writer2', 'observer'])
   const viaProxy = [0, 1, 2].map((i) => connect({ url: proxy.url, doc, user: `writer${i}` }))
   const onB = connect({ url: gwB.url, doc, user: 'observer' })
   const all = [...viaProxy, onB]

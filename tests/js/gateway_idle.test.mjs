@@ -4,7 +4,7 @@
 // request counters, not assumed.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { uniqueId, sleep, waitFor } from './lib/stack.mjs'
+import { uniqueId, sleep, waitFor, shareDoc } from './lib/stack.mjs'
 import { startGateway, connect } from './lib/yclient.mjs'
 import { psql } from './lib/readmodel.mjs'
 
@@ -21,6 +21,7 @@ test('an idle gateway: no PostgreSQL queries, only long-poll fetches and metadat
   const gw = await startGateway('gw-idle')
   try {
     const doc = uniqueId('idle')
+    shareDoc(doc, 'alice', ['bob'])
     const a = connect({ url: gw.url, doc, user: 'alice' })
     const b = connect({ url: gw.url, doc, user: 'bob' })
     a.provider.awareness.setLocalState(null) // presence is client traffic, not idleness
@@ -29,7 +30,7 @@ test('an idle gateway: no PostgreSQL queries, only long-poll fetches and metadat
     a.ydoc.getText('t').insert(0, 'then nothing happens')
     await a.saved()
     await waitFor('b to have it', () => b.text() === 'then nothing happens')
-    const sample = () => psql("SELECT pid || ':' || COALESCE(query_start::text, '') || ':' || state FROM pg_stat_activity WHERE application_name = 'quire-gateway' ORDER BY pid")
+    const sample = () => psql("SELECT pid || ':' || COALESCE(query_start::text, '') || ':' || state FROM pg_stat_activity WHERE application_name LIKE 'quire-gateway%' ORDER BY pid")
     await sleep(3000) // statistics interval: let librdkafka report once more
     const pg0 = sample()
     assert.ok(pg0.length > 0, 'the gateway holds a PostgreSQL connection (it joined a document)')

@@ -110,3 +110,27 @@ export function stackCtl (...args) {
 export function uniqueId (prefix) {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
 }
+
+// Access control (docs/auth.md): `owner` (a bearer token) shares `doc` with each user of `users`
+// as `role` ('editor' or 'viewer'). Creates the document first when `create` is set.
+export async function share (apiUrl, doc, ownerToken, users, { role = 'editor', create = false } = {}) {
+  const auth = { Authorization: `Bearer ${ownerToken}` }
+  if (create) {
+    const r = await fetch(`${apiUrl}/v1/docs`, {
+      method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ id: doc })
+    })
+    if (r.status !== 201) throw new Error(`could not create ${doc}: ${r.status} ${await r.text()}`)
+  }
+  for (const u of users) {
+    const r = await fetch(`${apiUrl}/v1/docs/${doc}/members/${u}`, {
+      method: 'PUT', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ role })
+    })
+    if (r.status !== 200) throw new Error(`could not share ${doc} with ${u}: ${r.status} ${await r.text()}`)
+  }
+}
+
+// The operator's way (`quire doc share`, no api needed): `owner` owns `doc` (claimed if nobody
+// does) and each of `users` gets `role`. Gateways check membership at the upgrade (docs/auth.md).
+export function shareDoc (doc, owner, users = [], role = 'editor') {
+  quire(['doc', 'share', doc, '--owner', owner, '--role', role, '--log-level', 'warn', ...users])
+}

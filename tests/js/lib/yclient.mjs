@@ -85,7 +85,9 @@ export function connect ({ url, doc, user = 'alice', ext = true, ydoc = new Y.Do
     async saved (timeoutMs = 20000) {
       await waitFor(`client of ${doc} to have every write acknowledged`, () => q.saved && q.connected, { timeoutMs })
     },
-    close () { provider.destroy() }
+    // the awareness keeps a timer until destroyed (y-protocols): without this the test process
+    // never exits; the Y.Doc stays usable for assertions after close
+    close () { provider.destroy(); provider.awareness.destroy() }
   }
 }
 
@@ -129,7 +131,14 @@ export function sameDoc (a, b) {
   const sv = (d) => Buffer.from(Y.encodeStateVector(d))
   return Buffer.compare(sv(a), sv(b)) === 0 &&
     a.getText('t').toString() === b.getText('t').toString() &&
-    JSON.stringify(a.getMap('m').toJSON()) === JSON.stringify(b.getMap('m').toJSON())
+    canonical(a.getMap('m').toJSON()) === canonical(b.getMap('m').toJSON())
+}
+// JSON with sorted keys: a Y.Map's key order is the order its entries arrived, which differs
+// between replicas that converged
+function canonical (v) {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`
+  return JSON.stringify(v)
 }
 
 // A TCP proxy standing in for a load balancer: clients keep one URL; the proxy forwards to
