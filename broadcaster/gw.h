@@ -114,6 +114,8 @@ void gw_post(gw_t *gw, gw_ev_t *ev); /* any thread; takes ownership */
 gw_ev_t *gw_ev_new(gw_ev_type_t type);
 void gw_ev_free(gw_ev_t *ev);
 
+#define GW_PRESENCE_CACHE 4096
+
 /* ---- partitions ------------------------------------------------------------------------- */
 
 typedef struct gw_part_s {
@@ -244,6 +246,11 @@ struct gw_s {
     uint64_t next_token;
     size_t catching_up; /* documents in SEEKING or CATCHUP */
     int64_t access_checked_us;
+    /* recent presence records of documents not open here, replayed when one opens on a partition
+     * already watched (no Kafka re-read per join): a ring of events with their arrival times */
+    gw_ev_t **presence_cache;
+    int64_t *presence_cache_us;
+    size_t presence_cache_next;
     uint64_t epoch; /* this process's presence epoch */
     char **origins;
     size_t norigins;

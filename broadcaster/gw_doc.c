@@ -201,6 +201,50 @@ static int64_t heartbeat_us(gw_t *gw)
     return t < HEARTBEAT_US ? t : HEARTBEAT_US;
 }
 
+/* Keeps a presence record of a document not open here (ownership moves to the cache). */
+static void cache_presence(gw_t *gw, gw_ev_t *ev)
+{
+    if (!gw->presence_cache) {
+        gw->presence_cache = calloc(GW_PRESENCE_CACHE, sizeof *gw->presence_cache);
+        gw->presence_cache_us = calloc(GW_PRESENCE_CACHE, sizeof *gw->presence_cache_us);
+        if (!gw->presence_cache || !gw->presence_cache_us) {
+            free(gw->presence_cache);
+            free(gw->presence_cache_us);
+            gw->presence_cache = NULL;
+            gw->presence_cache_us = NULL;
+            return;
+        }
+    }
+    gw_ev_t *copy = gw_ev_new(GW_EV_PRESENCE);
+    if (!copy)
+        return;
+    *copy = *ev;
+    copy->next = NULL;
+    ev->data = NULL; /* the record bytes (rec points into them) move to the copy */
+    ev->doc = NULL;
+    size_t i = gw->presence_cache_next++ % GW_PRESENCE_CACHE;
+    gw_ev_free(gw->presence_cache[i]);
+    gw->presence_cache[i] = copy;
+    gw->presence_cache_us[i] = gw_now_us();
+}
+
+/* A document opening on a watched partition: apply its recent cached presence, oldest first. */
+static void replay_presence(gw_t *gw, gw_doc_t *d)
+{
+    if (!gw->presence_cache)
+        return;
+    int64_t now = gw_now_us();
+    size_t n =
+        gw->presence_cache_next < GW_PRESENCE_CACHE ? gw->presence_cache_next : GW_PRESENCE_CACHE;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (gw->presence_cache_next - n + k) % GW_PRESENCE_CACHE;
+        gw_ev_t *ev = gw->presence_cache[i];
+        if (ev && strcmp(ev->doc_id, d->id) == 0 &&
+            now - gw->presence_cache_us[i] < gw->conf.presence_expire_ms * 1000)
+            on_remote_presence(gw, d, ev);
+    }
+}
+
 static void publish_entries(gw_t *gw, gw_doc_t *d, const gw_aw_entry_t *e, size_t n,
                             const char *const *users)
 {
@@ -816,8 +860,10 @@ static void on_join_done(gw_t *gw, gw_ev_t *ev)
     d->token = ++gw->next_token;
     gw->catching_up++;
     gw_part_t *part = part_of(gw, d->partition);
-    part->watchers++;
-    gw_kafka_watch_presence(gw->kafka, d->partition);
+    if (part->watchers++ == 0)
+        gw_kafka_watch_presence(gw->kafka, d->partition); /* reads from presence_expire ago */
+    else
+        replay_presence(gw, d); /* the partition is watched: its recent records are cached */
     gw_kafka_watch(gw->kafka, d->partition, ev->position, d->token);
     QLOG_DEBUG("document loaded", "doc=%s P=%lld high=%lld load_ms=%.1f", d->id,
                (long long)ev->position, (long long)ev->high,
@@ -924,6 +970,8 @@ void gw_doc_on_event(gw_t *gw, gw_ev_t *ev)
                    ev->rec.gateway, ev->rec.kind, ev->rec.nusers, d ? (int)d->phase : -1);
         if (d && d->phase != GW_DOC_GONE)
             on_remote_presence(gw, d, ev);
+        else if (!d)
+            cache_presence(gw, ev);
         break;
     }
     case GW_EV_CONTROL:

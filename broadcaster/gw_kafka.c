@@ -161,13 +161,10 @@ static void run_cmd(gw_kafka_t *k, cmd_t *c)
         }
         break;
     case CMD_WATCH_PRESENCE:
-        /* (re)read the recent presence of the partition: a document opening now must see the
-         * states set before it opened, even if the partition was already watched */
-        if (kp->presence) {
-            assign_one(k, k->gw->topic_presence, c->partition, 0, false);
-            kp->presence = false;
-        }
-        {
+        /* the first open document of a partition reads its recent presence; later ones get
+         * what arrived meanwhile from the loop's cache (gw_doc.c replay_presence) — one
+         * offsets-for-times round trip per partition, not per join */
+        if (!kp->presence) {
             /* recent presence: from 30 s ago, or the end when nothing is that recent */
             rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
             struct timespec ts;

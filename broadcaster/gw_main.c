@@ -331,6 +331,10 @@ out:
     free(gw->origins);
     free(gw->parts);
     free(gw->timer);
+    for (size_t i = 0; gw->presence_cache && i < GW_PRESENCE_CACHE; i++)
+        gw_ev_free(gw->presence_cache[i]);
+    free(gw->presence_cache);
+    free(gw->presence_cache_us);
     quire_tokens_destroy(gw->tokens);
     quire_metrics_destroy(gw->metrics);
     pthread_mutex_destroy(&gw->inbox_lock);

@@ -544,7 +544,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 static const struct lws_protocols protocols[] = {
     /* a small receive buffer per socket: larger messages arrive in pieces we reassemble */
-    {"quire-yjs", callback, sizeof(pss_t), 2048, 0, NULL, 0},
+    {"quire-yjs", callback, sizeof(pss_t), 512, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -1,6 +1,7 @@
 // Test helpers for integration tests against the stack ./ops/test starts. Everything comes from
 // the environment stack.env describes (QUIRE_BIN, QUIRE_KAFKA_BROKERS, QUIRE_PG, ...); without
 // it the tests fail loudly instead of skipping.
+import { after } from 'node:test'
 import { spawn, execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
@@ -41,6 +42,17 @@ export async function waitFor (what, fn, { timeoutMs = 30000, intervalMs = 50 } 
 }
 
 // Starts a quire role as a child process with its log in the artifacts directory.
+// Every role a test file started and did not stop is stopped after its last test, so that a
+// failed test cannot leave a child process that keeps the file (and CTest) waiting.
+const running = new Set()
+after(async () => {
+  for (const role of [...running]) {
+    const t = setTimeout(() => role.proc.kill('SIGKILL'), 5000)
+    await role.stop()
+    clearTimeout(t)
+  }
+})
+
 export async function startRole (name, args, { extraEnv = {}, healthUrl = null } = {}) {
   const log = fs.openSync(path.join(ARTIFACTS, `${name}.log`), 'a')
   const proc = spawn(BIN, args, { env: { ...env, ...extraEnv }, stdio: ['ignore', log, log] })
@@ -56,7 +68,8 @@ export async function startRole (name, args, { extraEnv = {}, healthUrl = null }
     },
     async stop () { await role.kill('SIGTERM') }
   }
-  proc.once('exit', () => { role.exited = true })
+  proc.once('exit', () => { role.exited = true; running.delete(role) })
+  running.add(role)
   if (healthUrl) {
     await waitFor(`${name} to answer ${healthUrl}`, async () => {
       if (role.exited) throw new Error(`${name} exited: see ${ARTIFACTS}/${name}.log`)

@@ -2,6 +2,7 @@
 // plus the helpers gateway tests share: starting gateways, a TCP proxy standing in for a load
 // balancer, replaying a document from the log, reading metrics.
 import net from 'node:net'
+import { after } from 'node:test'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import WebSocket from 'ws'
@@ -40,6 +41,11 @@ export function tokenFor (user) {
 }
 
 // A stock client. `url` is ws://host:port of a gateway (or proxy); the provider appends /ws/doc.
+// Clients and proxies a failed test left open are closed after the file's last test (their
+// sockets and awareness timers would keep the process alive).
+const live = new Set()
+after(() => { for (const x of [...live]) x.close() })
+
 export function connect ({ url, doc, user = 'alice', ext = true, ydoc = new Y.Doc(), awareness = null, connectNow = true }) {
   const params = { token: tokenFor(user) }
   if (ext) params.quire = '1'
@@ -76,7 +82,7 @@ export function connect ({ url, doc, user = 'alice', ext = true, ydoc = new Y.Do
     }
   }
   if (connectNow) provider.connect()
-  return {
+  const client = {
     ydoc, provider, q, writes,
     text: (name = 't') => ydoc.getText(name).toString(),
     async synced (timeoutMs = 20000) {
@@ -87,8 +93,10 @@ export function connect ({ url, doc, user = 'alice', ext = true, ydoc = new Y.Do
     },
     // the awareness keeps a timer until destroyed (y-protocols): without this the test process
     // never exits; the Y.Doc stays usable for assertions after close
-    close () { provider.destroy(); provider.awareness.destroy() }
+    close () { live.delete(client); provider.destroy(); provider.awareness.destroy() }
   }
+  live.add(client)
+  return client
 }
 
 function readVarUint (d) {
@@ -152,7 +160,7 @@ export async function startProxy (targetPort) {
     target: targetPort,
     setTarget (p) { proxy.target = p },
     dropAll () { for (const s of socks) s.destroy() },
-    close () { proxy.dropAll(); server.close() }
+    close () { live.delete(proxy); proxy.dropAll(); server.close() }
   }
   const server = net.createServer((client) => {
     const upstream = net.connect(proxy.target, '127.0.0.1')
@@ -167,6 +175,7 @@ export async function startProxy (targetPort) {
     upstream.on('close', end)
   })
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve))
+  live.add(proxy)
   return proxy
 }
 
