@@ -2,7 +2,7 @@
 # Each role that the binary has (see `quire --help`) is started in the background with its log in
 # <stack>/logs/<role>.log and its pid in <stack>/pids/role-<role>.pid. Two gateways, as DESIGN §9.
 
-has_role() { "$QUIRE_BIN" --help 2>/dev/null | grep -q "^  $1 "; }
+has_role() { "$QUIRE_BIN" --help 2>/dev/null | grep "^  $1 " >/dev/null; } # no -q: SIGPIPE under pipefail
 
 start_role() { # start_role NAME ARGS...
     local name=$1; shift
@@ -31,13 +31,9 @@ start_roles() {
     local web_gateways="" web_origin="http://localhost:$API_PORT"
     for p in $GATEWAY_PORTS; do web_gateways="${web_gateways:+$web_gateways,}ws://localhost:$p"; done
     if has_role api; then
-        local api_auth=()
         # the page logs in and writes with cookies from this Origin only (docs/auth.md)
-        if "$QUIRE_BIN" api --help 2>/dev/null | grep -q -- '--allowed-origins'; then
-            api_auth=(--allowed-origins "$web_origin")
-        fi
         start_role api api --listen "127.0.0.1:$API_PORT" --web-root "$QUIRE_ROOT/web/dist" \
-            --web-gateways "$web_gateways" "${api_auth[@]}"
+            --web-gateways "$web_gateways" --allowed-origins "$web_origin"
         started+=(api)
     fi
     if has_role gateway; then
@@ -55,7 +51,8 @@ start_roles() {
 # create_demo_user — the demo login ./ops/run prints: user "demo", a random password made once per
 # stack (kept in <stack>/demo-password, mode 600), written to <stack>/demo-login.
 create_demo_user() {
-    "$QUIRE_BIN" --help 2>/dev/null | grep -q "^  user add " || return 0
+    # (no grep -q: under pipefail its early exit fails the pipeline with SIGPIPE)
+    "$QUIRE_BIN" --help 2>/dev/null | grep "^  user add " >/dev/null || return 0
     local pwfile="$STACK_DIR/demo-password" pw rc=0
     if [ ! -s "$pwfile" ]; then
         (umask 077; head -c 12 /dev/urandom | base64 | tr -d '/+=\n' > "$pwfile")
