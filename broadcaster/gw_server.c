@@ -350,6 +350,18 @@ static bool rate_ok(gw_conn_t *c)
     return true;
 }
 
+/* A whole client message: counted against the socket's rate, then handled. */
+static void deliver(gw_t *gw, gw_conn_t *c, const uint8_t *msg, size_t len)
+{
+    if (!rate_ok(c)) {
+        QLOG_INFO("closing a socket over its message rate", "doc=%s user=%s", c->doc_id,
+                  c->who.user);
+        gw_conn_close(c, 4429, "rate limit exceeded");
+        return;
+    }
+    gw_doc_on_message(gw, c, msg, len);
+}
+
 static int on_receive(gw_t *gw, gw_conn_t *c, struct lws *wsi, const uint8_t *in, size_t len)
 {
     if (c->close_code)
@@ -362,23 +374,12 @@ static int on_receive(gw_t *gw, gw_conn_t *c, struct lws *wsi, const uint8_t *in
         gw_conn_close(c, 1003, "binary messages only");
         return 0;
     }
-    if (c->rx_len == 0 && lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-        /* the common case, a message in one piece: no copy, no buffer kept per socket */
-        if (len > (size_t)gw->conf.max_message_bytes) {
-            gw_conn_close(c, 4413, "message too large");
-            return 0;
-        }
-        if (!rate_ok(c)) {
-            QLOG_INFO("closing a socket over its message rate", "doc=%s user=%s", c->doc_id,
-                      c->who.user);
-            gw_conn_close(c, 4429, "rate limit exceeded");
-            return 0;
-        }
-        gw_doc_on_message(gw, c, in, len);
-        return 0;
-    }
     if (c->rx_len + len > (size_t)gw->conf.max_message_bytes) {
         gw_conn_close(c, 4413, "message too large");
+        return 0;
+    }
+    if (c->rx_len == 0 && lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+        deliver(gw, c, in, len); /* a message in one piece: no copy, no buffer kept */
         return 0;
     }
     if (len && c->rx_len + len > c->rx_cap) {
@@ -398,15 +399,9 @@ static int on_receive(gw_t *gw, gw_conn_t *c, struct lws *wsi, const uint8_t *in
     c->rx_len += len;
     if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
         return 0;
-    if (!rate_ok(c)) {
-        QLOG_INFO("closing a socket over its message rate", "doc=%s user=%s", c->doc_id,
-                  c->who.user);
-        gw_conn_close(c, 4429, "rate limit exceeded");
-        return 0;
-    }
     size_t n = c->rx_len;
     c->rx_len = 0;
-    gw_doc_on_message(gw, c, c->rx, n);
+    deliver(gw, c, c->rx, n);
     free(c->rx); /* fragmented messages are rare: keep no buffer between them */
     c->rx = NULL;
     c->rx_cap = 0;
