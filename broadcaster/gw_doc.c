@@ -501,6 +501,17 @@ static void doc_ready(gw_t *gw, gw_doc_t *d)
 
 static void try_ack(gw_t *gw, gw_conn_t *c)
 {
+    if (c->ndeferred) { /* a deferred write is done once a later SyncStep2 is */
+        gw_write_t *last_step2 = NULL;
+        for (gw_write_t *w = c->writes; w; w = w->next)
+            if (w->step2 && w->reported && w->remaining == 0 && !w->failed)
+                last_step2 = w;
+        for (gw_write_t *w = c->writes; last_step2 && w != last_step2; w = w->next)
+            if (w->deferred && !w->reported) {
+                w->reported = true;
+                c->ndeferred--;
+            }
+    }
     uint64_t acked = c->acked_seq;
     while (c->writes && c->writes->reported && c->writes->remaining == 0 && !c->writes->failed) {
         gw_write_t *w = c->writes;
@@ -598,7 +609,25 @@ static void add_inflight(gw_doc_t *d, const uint8_t *update, size_t len)
     yjs_validation_deinit(&v);
 }
 
-static void on_write(gw_t *gw, gw_conn_t *c, const uint8_t *update, size_t len)
+/* Queues write `seq` for acknowledgement in order; NULL (the socket closing) when out of memory. */
+static gw_write_t *append_write(gw_t *gw, gw_conn_t *c, uint64_t seq)
+{
+    gw_write_t *w = calloc(1, sizeof *w);
+    if (!w) {
+        nack_and_close(c, seq, 1011, "out of memory");
+        return NULL;
+    }
+    w->seq = seq;
+    if (c->writes_tail)
+        c->writes_tail->next = w;
+    else
+        c->writes = w;
+    c->writes_tail = w;
+    quire_metric_add(gw->m_writes, 1);
+    return w;
+}
+
+static void on_write(gw_t *gw, gw_conn_t *c, const uint8_t *update, size_t len, bool step2)
 {
     gw_doc_t *d = c->doc;
     uint64_t seq = ++c->next_seq;
@@ -621,6 +650,26 @@ static void on_write(gw_t *gw, gw_conn_t *c, const uint8_t *update, size_t len)
         prune_inflight(d);
         err = gw_state_missing_deps(&d->st, novel, nlen, d->inflight, d->ninflight, &missing);
     }
+    if (!err && missing && !step2 && !c->step2_seen) {
+        /* Sent before the client's first SyncStep2 (a reconnect: the client types before our
+         * SyncStep1 reached it) and building on content we lack: that SyncStep2 diffs the
+         * client's whole document against our state vector, so it carries this too. Wait for
+         * it instead of refusing; the acknowledgement follows it. */
+        free(novel);
+        if (c->ndeferred >= GW_MAX_DEFERRED) {
+            quire_metric_add(gw->m_refused, 1);
+            nack_and_close(c, seq, 4400, "too many updates before SyncStep2");
+            return;
+        }
+        gw_write_t *w = append_write(gw, c, seq);
+        if (w) {
+            w->deferred = true;
+            c->ndeferred++;
+        }
+        return;
+    }
+    if (step2)
+        c->step2_seen = true;
     if (err || missing) {
         free(novel);
         quire_metric_add(gw->m_refused, 1);
@@ -632,19 +681,12 @@ static void on_write(gw_t *gw, gw_conn_t *c, const uint8_t *update, size_t len)
                                                     : "malformed update");
         return;
     }
-    gw_write_t *w = calloc(1, sizeof *w);
+    gw_write_t *w = append_write(gw, c, seq);
     if (!w) {
         free(novel);
-        nack_and_close(c, seq, 1011, "out of memory");
         return;
     }
-    w->seq = seq;
-    if (c->writes_tail)
-        c->writes_tail->next = w;
-    else
-        c->writes = w;
-    c->writes_tail = w;
-    quire_metric_add(gw->m_writes, 1);
+    w->step2 = step2;
     if (!novel) { /* the log already holds all of it */
         w->reported = true;
         quire_metric_add(gw->m_noop_writes, 1);
@@ -1060,7 +1102,7 @@ static void handle_message(gw_t *gw, gw_conn_t *c, const uint8_t *msg, size_t le
     if (m.subtype == GW_SYNC_STEP1)
         answer_sync(gw, c, m.payload, m.payload_len);
     else
-        on_write(gw, c, m.payload, m.payload_len);
+        on_write(gw, c, m.payload, m.payload_len, m.subtype == GW_SYNC_STEP2);
 }
 
 void gw_doc_on_message(gw_t *gw, gw_conn_t *c, const uint8_t *msg, size_t len)

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict'
 import { uniqueId, sleep, waitFor, eventsOf, startApi, token, share, shareDoc } from './lib/stack.mjs'
 import { startGateway, connect, replay, sameDoc, contains, Y } from './lib/yclient.mjs'
 import { startProjector } from './lib/readmodel.mjs'
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
 
 const gwA = await startGateway('gw-a', ['--presence-expire', '3s'])
 const gwB = await startGateway('gw-b', ['--presence-expire', '3s'])
@@ -149,6 +151,43 @@ test('regression: writes that build on the client\'s own writes still in flight 
   assert.equal(c.q.nacks.length, 0)
   assert.equal(replay(doc).getText('t').toString(), 'version 49')
   c.close()
+})
+
+test('regression: on reconnect, updates sent before the client\'s SyncStep2 that build on content the gateway lacks wait for it and are acknowledged', async () => {
+  // A client that typed offline (or whose last writes died with its gateway) reconnects and
+  // keeps typing: its Update reaches the gateway before the SyncStep2 that carries the content
+  // it builds on. Stock providers do exactly this; it must not be refused as "missing".
+  const doc = uniqueId('early')
+  const ydoc = new Y.Doc()
+  ydoc.getText('t').insert(0, 'hello ') // never sent: the gateway lacks it
+  let early = null
+  ydoc.once('update', (u) => { early = u })
+  ydoc.getText('t').insert(6, 'world')
+  const WebSocket = (await import('ws')).default
+  const ws = new WebSocket(`${gwA.url}/ws/${doc}?token=${token('alice', '1h')}&quire=1`)
+  const got = { closed: null, acked: 0, step1: null }
+  ws.on('close', (code) => { got.closed = code })
+  ws.on('message', (data) => {
+    const d = decoding.createDecoder(new Uint8Array(data))
+    const type = decoding.readVarUint(d)
+    if (type === 0 && decoding.readVarUint(d) === 0) got.step1 = decoding.readVarUint8Array(d)
+    if (type === 100) got.acked = decoding.readVarUint(d)
+  })
+  await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject) })
+  const msg = (sub, payload) => {
+    const e = encoding.createEncoder()
+    encoding.writeVarUint(e, 0); encoding.writeVarUint(e, sub); encoding.writeVarUint8Array(e, payload)
+    return encoding.toUint8Array(e)
+  }
+  ws.send(msg(0, Y.encodeStateVector(ydoc))) // SyncStep1
+  ws.send(msg(2, early)) // write 1: depends on 'hello ', which the gateway has not seen
+  await waitFor('the gateway\'s SyncStep1', () => got.step1 !== null)
+  ws.send(msg(1, Y.encodeStateAsUpdate(ydoc, got.step1))) // write 2: SyncStep2, carries it all
+  await waitFor('both writes to be acknowledged', () => got.acked >= 2 || got.closed !== null)
+  assert.equal(got.closed, null, 'the socket was not closed')
+  assert.equal(got.acked, 2)
+  assert.equal(replay(doc).getText('t').toString(), 'hello world')
+  ws.close()
 })
 
 test('a socket whose access token expires is closed with 4401', async () => {
