@@ -114,8 +114,9 @@ void gw_post(gw_t *gw, gw_ev_t *ev); /* any thread; takes ownership */
 gw_ev_t *gw_ev_new(gw_ev_type_t type);
 void gw_ev_free(gw_ev_t *ev);
 
-#define GW_PRESENCE_CACHE 4096
-#define GW_MAX_DEFERRED   4096 /* updates a connection may send before its first SyncStep2 */
+#define GW_PRESENCE_CACHE     4096
+#define GW_MAX_DEFERRED       4096 /* updates held for a connection's first SyncStep2 */
+#define GW_MAX_DEFERRED_BYTES ((size_t)16 << 20)
 
 /* ---- partitions ------------------------------------------------------------------------- */
 
@@ -136,9 +137,12 @@ typedef struct gw_write_s {
     size_t nids;
     bool reported; /* ingest reported success (or nothing had to be written) */
     bool failed;
-    bool step2;    /* the client's SyncStep2 */
-    bool deferred; /* sent before the client's first SyncStep2, building on content the gateway
-                    * lacks: that SyncStep2 carries it; done when a later step2 write is done */
+    bool step2;    /* the client's first SyncStep2 */
+    bool deferred; /* an Update sent before the client's first SyncStep2 that builds on content
+                    * the gateway lacks: held (upd) until that SyncStep2 arrives, then written
+                    * merged with it; done when that write is done */
+    uint8_t *upd;  /* the held update (its novel part), until merged */
+    size_t upd_len;
 } gw_write_t;
 
 typedef struct gw_pending_msg_s { /* a client message held until the document is ready */
@@ -156,8 +160,9 @@ struct gw_conn_s {
     char doc_id[EVENT_CODEC_DOC_ID_MAX + 1];
     quire_identity_t who;
     bool ext, viewer, synced, established;
-    bool step2_seen;      /* the client has sent a SyncStep2 */
-    uint32_t ndeferred;   /* writes waiting for that SyncStep2 (see gw_write_t.deferred) */
+    bool step2_seen;    /* the client has sent a SyncStep2 */
+    uint32_t ndeferred; /* writes waiting for that SyncStep2 (see gw_write_t.deferred) */
+    size_t deferred_bytes;
     int64_t min_progress; /* RESUME: answer SyncStep1 only once the partition got this far */
     /* receive */
     uint8_t *rx;

@@ -501,7 +501,7 @@ static void doc_ready(gw_t *gw, gw_doc_t *d)
 
 static void try_ack(gw_t *gw, gw_conn_t *c)
 {
-    if (c->ndeferred) { /* a deferred write is done once a later SyncStep2 is */
+    if (c->ndeferred) { /* held writes are done once the SyncStep2 they were merged into is */
         gw_write_t *last_step2 = NULL;
         for (gw_write_t *w = c->writes; w; w = w->next)
             if (w->step2 && w->reported && w->remaining == 0 && !w->failed)
@@ -520,6 +520,7 @@ static void try_ack(gw_t *gw, gw_conn_t *c)
         if (!c->writes)
             c->writes_tail = NULL;
         free(w->ids);
+        free(w->upd);
         free(w);
     }
     if (acked != c->acked_seq) {
@@ -627,6 +628,66 @@ static gw_write_t *append_write(gw_t *gw, gw_conn_t *c, uint64_t seq)
     return w;
 }
 
+/* Sent before the client's first SyncStep2 and building on content the gateway lacks: a
+ * reconnecting client types before our SyncStep1 reaches it. Its SyncStep2 diffs the client's
+ * whole document against our state vector, so it will carry that content: hold the update and
+ * write it merged with the SyncStep2 (acknowledged with it) instead of refusing it. */
+static void defer_write(gw_t *gw, gw_conn_t *c, uint64_t seq, uint8_t *novel, size_t nlen)
+{
+    if (c->ndeferred >= GW_MAX_DEFERRED || c->deferred_bytes + nlen > GW_MAX_DEFERRED_BYTES) {
+        free(novel);
+        quire_metric_add(gw->m_refused, 1);
+        nack_and_close(c, seq, 4413, "too much sent before SyncStep2");
+        return;
+    }
+    gw_write_t *w = append_write(gw, c, seq);
+    if (!w) {
+        free(novel);
+        return;
+    }
+    w->deferred = true;
+    w->upd = novel;
+    w->upd_len = nlen;
+    c->ndeferred++;
+    c->deferred_bytes += nlen;
+}
+
+/* The first SyncStep2's novel part (may be NULL), merged with the updates held for it. */
+static quire_err_t merge_deferred(gw_conn_t *c, uint8_t **novel, size_t *nlen)
+{
+    size_t n = 0;
+    const uint8_t **ups = calloc((size_t)c->ndeferred + 1, sizeof *ups);
+    size_t *lens = calloc((size_t)c->ndeferred + 1, sizeof *lens);
+    quire_err_t err = ups && lens ? QUIRE_OK : QUIRE_ERR_NOMEM;
+    for (gw_write_t *w = c->writes; !err && w; w = w->next)
+        if (w->upd) {
+            ups[n] = w->upd;
+            lens[n++] = w->upd_len;
+        }
+    if (!err && *novel) {
+        ups[n] = *novel;
+        lens[n++] = *nlen;
+    }
+    uint8_t *merged = NULL;
+    size_t mlen = 0;
+    yjs_error_t yerr;
+    if (!err)
+        err = yjs_update_merge(ups, lens, n, NULL, 0, &merged, &mlen, &yerr);
+    free(ups);
+    free(lens);
+    if (err)
+        return err;
+    for (gw_write_t *w = c->writes; w; w = w->next) {
+        free(w->upd);
+        w->upd = NULL;
+    }
+    c->deferred_bytes = 0;
+    free(*novel);
+    *novel = merged;
+    *nlen = mlen;
+    return QUIRE_OK;
+}
+
 static void on_write(gw_t *gw, gw_conn_t *c, const uint8_t *update, size_t len, bool step2)
 {
     gw_doc_t *d = c->doc;
@@ -646,30 +707,19 @@ static void on_write(gw_t *gw, gw_conn_t *c, const uint8_t *update, size_t len, 
     bool missing = false;
     /* validates the update fully, and keeps only what the log does not have */
     quire_err_t err = gw_state_novel(&d->st, update, len, &novel, &nlen);
+    if (!err && step2 && !c->step2_seen) {
+        c->step2_seen = true;
+        if (c->ndeferred)
+            err = merge_deferred(c, &novel, &nlen);
+    }
     if (!err && novel) {
         prune_inflight(d);
         err = gw_state_missing_deps(&d->st, novel, nlen, d->inflight, d->ninflight, &missing);
     }
-    if (!err && missing && !step2 && !c->step2_seen) {
-        /* Sent before the client's first SyncStep2 (a reconnect: the client types before our
-         * SyncStep1 reached it) and building on content we lack: that SyncStep2 diffs the
-         * client's whole document against our state vector, so it carries this too. Wait for
-         * it instead of refusing; the acknowledgement follows it. */
-        free(novel);
-        if (c->ndeferred >= GW_MAX_DEFERRED) {
-            quire_metric_add(gw->m_refused, 1);
-            nack_and_close(c, seq, 4400, "too many updates before SyncStep2");
-            return;
-        }
-        gw_write_t *w = append_write(gw, c, seq);
-        if (w) {
-            w->deferred = true;
-            c->ndeferred++;
-        }
+    if (!err && missing && !c->step2_seen) {
+        defer_write(gw, c, seq, novel, nlen);
         return;
     }
-    if (step2)
-        c->step2_seen = true;
     if (err || missing) {
         free(novel);
         quire_metric_add(gw->m_refused, 1);
@@ -686,7 +736,7 @@ static void on_write(gw_t *gw, gw_conn_t *c, const uint8_t *update, size_t len, 
         free(novel);
         return;
     }
-    w->step2 = step2;
+    w->step2 = step2 && c->ndeferred;
     if (!novel) { /* the log already holds all of it */
         w->reported = true;
         quire_metric_add(gw->m_noop_writes, 1);
@@ -1168,6 +1218,7 @@ void gw_doc_detach(gw_t *gw, gw_conn_t *c)
     for (gw_write_t *w = c->writes, *n; w; w = n) {
         n = w->next;
         free(w->ids);
+        free(w->upd);
         free(w);
     }
     c->writes = c->writes_tail = NULL;

@@ -182,6 +182,9 @@ test('regression: on reconnect, updates sent before the client\'s SyncStep2 that
   ws.send(msg(0, Y.encodeStateVector(ydoc))) // SyncStep1
   ws.send(msg(2, early)) // write 1: depends on 'hello ', which the gateway has not seen
   await waitFor('the gateway\'s SyncStep1', () => got.step1 !== null)
+  await sleep(300)
+  assert.equal(got.acked, 0, 'the held write is not acknowledged before what it builds on is written')
+  assert.equal(got.closed, null)
   ws.send(msg(1, Y.encodeStateAsUpdate(ydoc, got.step1))) // write 2: SyncStep2, carries it all
   await waitFor('both writes to be acknowledged', () => got.acked >= 2 || got.closed !== null)
   assert.equal(got.closed, null, 'the socket was not closed')

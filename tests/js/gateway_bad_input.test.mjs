@@ -86,7 +86,10 @@ test('framing and payload refusals close with documented codes; nothing enters t
     ['malformed Yjs update', (ws) => ws.send(syncUpdate([5, 200, 1, 2, 3])), 4400],
     ['huge declared length', (ws) => ws.send(syncUpdate([1, 1, 7, 0, 4, 1, 1, 0x74, 0xff, 0xff, 0xff, 0x0f])), 4400],
     ['self-referencing origin', (ws) => ws.send(syncUpdate([1, 1, 7, 0, 0x84, 7, 0, 1, 0x41, 0])), 4400],
-    ['missing dependencies', (ws) => ws.send(syncUpdate([1, 1, 7, 5, 0x84, 9, 3, 1, 0x41, 0])), 4400],
+    ['missing dependencies', (ws) => { ws.send(frame([0, 1, 2, 0, 0])); ws.send(syncUpdate([1, 1, 7, 5, 0x84, 9, 3, 1, 0x41, 0])) }, 4400],
+    // an Update sent before the client's SyncStep2 waits for it; a SyncStep2 that does not carry
+    // what it builds on gets it refused
+    ['held update, SyncStep2 without its dependencies', (ws) => { ws.send(syncUpdate([1, 1, 7, 5, 0x84, 9, 3, 1, 0x41, 0])); ws.send(frame([0, 1, 2, 0, 0])) }, 4400],
     ['malformed awareness', (ws) => ws.send(frame([1, 3, 1, 5])), 4400],
     ['awareness with invalid JSON', (ws) => ws.send(frame([1, 6, 1, 5, 1, 2, 123, 120])), 4400],
     ['message over the size cap', (ws) => ws.send(Buffer.concat([frame([0, 2, ...varUint(70000)]), Buffer.alloc(70000)])), 4413]
