@@ -17,15 +17,29 @@ fs.mkdirSync(ARTIFACTS, { recursive: true })
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-export async function freePort () {
-  return new Promise((resolve, reject) => {
+// A port nobody listens on, for a role to bind. Not port 0's pick: that comes from the kernel's
+// ephemeral range (32768-60999), where any outgoing connection of a concurrent suite (to Kafka,
+// PostgreSQL, a gateway) may take it before the role binds. These come from below that range,
+// outside the stacks' port blocks (ops/lib.sh: 18000-18999 dev, 28000-28999 test), picked at
+// random and checked; a port is never handed out twice by one process.
+const handedOut = new Set()
+function listenable (port) {
+  return new Promise((resolve) => {
     const srv = net.createServer()
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-    srv.on('error', reject)
+    srv.once('error', () => resolve(false))
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
   })
+}
+export async function freePort () {
+  for (let i = 0; i < 1000; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12700) // 20000-32699
+    if ((port >= 28000 && port < 29000) || handedOut.has(port)) continue
+    if (await listenable(port)) {
+      handedOut.add(port)
+      return port
+    }
+  }
+  throw new Error('no free port in 20000-32699')
 }
 
 export async function waitFor (what, fn, { timeoutMs = 30000, intervalMs = 50 } = {}) {
