@@ -225,7 +225,8 @@ struct gw_doc_s {
     size_t nconns;
     int64_t empty_since_us; /* when the last socket left (grace timer) */
     int64_t join_started_us;
-    gw_frame_t *full_sync; /* SyncStep2 for an empty state vector at full_sync_version */
+    gw_frame_t **full_sync; /* the answer to an empty state vector at full_sync_version: */
+    size_t nfull_sync;      /* frames of Updates, the last one a SyncStep2; shared by joiners */
     int64_t full_sync_version;
     gw_aw_t *aw;
     size_t naw, aw_cap;
@@ -284,6 +285,7 @@ int64_t gw_now_us(void);
 
 /* gw_doc.c — document logic on the loop thread. */
 void gw_doc_attach(gw_t *gw, gw_conn_t *c); /* a socket opened on c->doc_id */
+void gw_doc_free(gw_doc_t *d);              /* its memory only: the shutdown path */
 void gw_doc_detach(gw_t *gw, gw_conn_t *c); /* a socket closed */
 void gw_doc_on_message(gw_t *gw, gw_conn_t *c, const uint8_t *msg, size_t len);
 void gw_doc_on_event(gw_t *gw, gw_ev_t *ev); /* every inbox event */

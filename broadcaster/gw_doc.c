@@ -349,15 +349,29 @@ static void expire_remote(gw_t *gw, gw_doc_t *d, int64_t now)
 
 /* ---- documents -------------------------------------------------------------------------- */
 
-static void doc_free(gw_t *gw, gw_doc_t *d)
+static void drop_full_sync(gw_doc_t *d)
+{
+    for (size_t i = 0; i < d->nfull_sync; i++)
+        gw_frame_unref(d->full_sync[i]);
+    free(d->full_sync);
+    d->full_sync = NULL;
+    d->nfull_sync = 0;
+}
+
+void gw_doc_free(gw_doc_t *d)
 {
     free(d->inflight);
     gw_state_deinit(&d->st);
-    gw_frame_unref(d->full_sync);
+    drop_full_sync(d);
     for (size_t i = 0; i < d->naw; i++)
         free(d->aw[i].state);
     free(d->aw);
     free(d);
+}
+
+static void doc_free(gw_t *gw, gw_doc_t *d)
+{
+    gw_doc_free(d);
 }
 
 static void doc_remove(gw_t *gw, gw_doc_t *d)
@@ -395,53 +409,67 @@ static void doc_fail(gw_t *gw, gw_doc_t *d, int code, const char *reason)
 /* SyncStep2 for a client state vector: the diff, split into frames of at most
  * sync_frame_bytes so a slow client gets each within the stock client's 30-second timer. All
  * but the last go as Update messages; the last is the SyncStep2 that marks the client synced. */
+/* The diff for `sv` as frames: split into Updates of at most sync_frame_bytes, the last one a
+ * SyncStep2. NULL when the state vector is malformed or memory ran out. */
+static gw_frame_t **sync_frames(gw_t *gw, gw_doc_t *d, const uint8_t *sv, size_t sv_len,
+                                size_t *ret_n)
+{
+    uint8_t *diff = NULL;
+    size_t dlen = 0;
+    if (gw_state_diff(&d->st, sv, sv_len, &diff, &dlen) != QUIRE_OK)
+        return NULL;
+    yjs_parts_t parts = {0};
+    yjs_error_t yerr;
+    bool split = (int64_t)dlen > gw->conf.sync_frame_bytes &&
+                 yjs_update_split(diff, dlen, (size_t)gw->conf.sync_frame_bytes, NULL,
+                                  YJS_DECODE_SKIM, &parts, &yerr) == QUIRE_OK;
+    size_t n = split ? parts.n : 1;
+    gw_frame_t **fs = calloc(n, sizeof *fs);
+    for (size_t i = 0; fs && i < n; i++) {
+        size_t pl = dlen;
+        const uint8_t *pp = split ? yjs_parts_get(&parts, i, &pl) : diff;
+        fs[i] = gw_frame_sync(i + 1 < n ? GW_SYNC_UPDATE : GW_SYNC_STEP2, pp, pl);
+        if (!fs[i]) {
+            while (i--)
+                gw_frame_unref(fs[i]);
+            free(fs);
+            fs = NULL;
+        }
+    }
+    if (split)
+        yjs_parts_deinit(&parts);
+    free(diff);
+    *ret_n = n;
+    return fs;
+}
+
+/* SyncStep2 for a client state vector: the diff, split into frames of at most
+ * sync_frame_bytes so a slow client gets each within the stock client's 30-second timer. All
+ * but the last go as Update messages; the last is the SyncStep2 that marks the client synced.
+ * The answer to an empty state vector (every joiner without local state) is encoded once per
+ * version and its frames shared. */
 static void answer_sync(gw_t *gw, gw_conn_t *c, const uint8_t *sv, size_t sv_len)
 {
     gw_doc_t *d = c->doc;
     bool empty_sv = sv_len == 1 && sv[0] == 0;
-    if (empty_sv && d->full_sync && d->full_sync_version == d->version) {
-        gw_conn_send(c, d->full_sync);
-    } else {
-        uint8_t *diff = NULL;
-        size_t dlen = 0;
-        if (gw_state_diff(&d->st, sv, sv_len, &diff, &dlen) != QUIRE_OK) {
-            gw_conn_close(c, 4400, "malformed state vector");
-            return;
-        }
-        if ((int64_t)dlen > gw->conf.sync_frame_bytes) {
-            yjs_parts_t parts = {0};
-            yjs_error_t yerr;
-            if (yjs_update_split(diff, dlen, (size_t)gw->conf.sync_frame_bytes, NULL,
-                                 YJS_DECODE_SKIM, &parts, &yerr) == QUIRE_OK) {
-                for (size_t i = 0; i < parts.n; i++) {
-                    size_t pl;
-                    const uint8_t *pp = yjs_parts_get(&parts, i, &pl);
-                    gw_frame_t *f =
-                        gw_frame_sync(i + 1 < parts.n ? GW_SYNC_UPDATE : GW_SYNC_STEP2, pp, pl);
-                    if (f) {
-                        gw_conn_send(c, f);
-                        gw_frame_unref(f);
-                    }
-                }
-                yjs_parts_deinit(&parts);
-                free(diff);
-                diff = NULL;
-            }
-        }
-        if (diff) {
-            gw_frame_t *f = gw_frame_sync(GW_SYNC_STEP2, diff, dlen);
-            if (f) {
-                gw_conn_send(c, f);
-                if (empty_sv) {
-                    gw_frame_unref(d->full_sync);
-                    d->full_sync = f; /* keep our reference: shared by the next joiners */
-                    d->full_sync_version = d->version;
-                } else {
-                    gw_frame_unref(f);
-                }
-            }
-            free(diff);
-        }
+    bool shared = empty_sv && d->full_sync && d->full_sync_version == d->version;
+    size_t n = d->nfull_sync;
+    gw_frame_t **fs = shared ? d->full_sync : sync_frames(gw, d, sv, sv_len, &n);
+    if (!fs) {
+        gw_conn_close(c, 4400, "malformed state vector");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        gw_conn_send(c, fs[i]);
+    if (!shared && empty_sv) { /* keep our references: shared by the next joiners */
+        drop_full_sync(d);
+        d->full_sync = fs;
+        d->nfull_sync = n;
+        d->full_sync_version = d->version;
+    } else if (!shared) {
+        for (size_t i = 0; i < n; i++)
+            gw_frame_unref(fs[i]);
+        free(fs);
     }
     if (c->ext && d->version >= 0) {
         gw_frame_t *v = gw_frame_version((uint64_t)d->version);

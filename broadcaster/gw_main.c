@@ -310,15 +310,8 @@ out:
     }
     size_t it = 0;
     gw_doc_t *d;
-    while ((d = gw_map_next(gw->docs, &it))) {
-        gw_state_deinit(&d->st);
-        gw_frame_unref(d->full_sync);
-        for (size_t i = 0; i < d->naw; i++)
-            free(d->aw[i].state);
-        free(d->aw);
-        free(d->inflight);
-        free(d);
-    }
+    while ((d = gw_map_next(gw->docs, &it)))
+        gw_doc_free(d);
     it = 0;
     void *u;
     while ((u = gw_map_next(gw->users, &it)))

@@ -193,6 +193,57 @@ test('regression: on reconnect, updates sent before the client\'s SyncStep2 that
   ws.close()
 })
 
+test('a large initial state arrives in frames of at most --sync-frame-bytes, and stock clients (empty or partial state) assemble it', async () => {
+  const gwS = await startGateway('gw-split', ['--sync-frame-bytes', '4KiB'])
+  try {
+    const doc = uniqueId('split')
+    const w = connect({ url: gwA.url, doc, user: 'alice' })
+    await w.synced()
+    const t = w.ydoc.getText('t')
+    let half = null
+    for (let i = 0; i < 40; i++) {
+      t.insert(t.length, `paragraph ${i} ${'x'.repeat(1000)}\n`)
+      if (i === 19) half = Y.encodeStateAsUpdate(w.ydoc)
+    }
+    w.ydoc.getMap('m').set('k', 'v')
+    await w.saved()
+    const log = replay(doc)
+    // on the wire: Updates of at most 4 KiB, then the SyncStep2
+    const WebSocket = (await import('ws')).default
+    const ws = new WebSocket(`${gwS.url}/ws/${doc}?token=${token('alice', '1h')}`)
+    const frames = []
+    let done = false
+    ws.on('message', (data) => {
+      const d = decoding.createDecoder(new Uint8Array(data))
+      if (decoding.readVarUint(d) !== 0) return
+      const sub = decoding.readVarUint(d)
+      if (sub === 0) return // the gateway's SyncStep1
+      frames.push({ sub, size: data.length, update: decoding.readVarUint8Array(d) })
+      if (sub === 1) done = true
+    })
+    await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject) })
+    ws.send(new Uint8Array([0, 0, 1, 0])) // SyncStep1 with an empty state vector
+    await waitFor('the SyncStep2', () => done)
+    ws.close()
+    assert.ok(frames.length >= 10, `the state came in ${frames.length} frames`)
+    assert.ok(frames.slice(0, -1).every((f) => f.sub === 2), 'Updates first, the SyncStep2 last')
+    assert.ok(frames.every((f) => f.update.length <= 4096), 'no frame over the cap')
+    const assembled = new Y.Doc()
+    for (const f of frames) Y.applyUpdate(assembled, f.update)
+    assert.ok(sameDoc(assembled, log))
+    // stock clients: two empty joiners (the shared frames) and one that already holds half
+    const partial = new Y.Doc()
+    Y.applyUpdate(partial, half)
+    const cs = [connect({ url: gwS.url, doc, user: 'alice' }), connect({ url: gwS.url, doc, user: 'alice' }),
+      connect({ url: gwS.url, doc, user: 'alice', ydoc: partial })]
+    for (const c of cs) await c.synced()
+    for (const c of cs) assert.ok(sameDoc(c.ydoc, log), 'a joiner holds the whole document')
+    for (const c of [w, ...cs]) c.close()
+  } finally {
+    await gwS.stop()
+  }
+})
+
 test('a socket whose access token expires is closed with 4401', async () => {
   const doc = uniqueId('expiry')
   const short = token('shortlived', '2s')
