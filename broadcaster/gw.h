@@ -320,11 +320,11 @@ void gw_join_request(gw_join_t *j, const char *doc_id, int32_t partition);
 typedef struct gw_presence_s gw_presence_t;
 gw_presence_t *gw_presence_new(gw_t *gw, char *errbuf, size_t errlen);
 void gw_presence_destroy(gw_presence_t *p);
-/* Publishes an awareness update (or heartbeat when len == 0) for doc. Loop thread. */
-/* Publishes an awareness update (or a heartbeat when len == 0) for doc, with the user owning
- * each of its entries (users[i] for entry i). Loop thread. */
+/* Publishes an awareness update for doc, with the user owning each of its entries (users[i]
+ * for entry i) — as a heartbeat when `heartbeat`: then the update holds the gateway's live local
+ * entries (possibly none). Loop thread. */
 void gw_presence_publish(gw_presence_t *p, const char *doc_id, const uint8_t *update, size_t len,
-                         const char *const *users, size_t nusers);
+                         const char *const *users, size_t nusers, bool heartbeat);
 /* Parses a presence record (Kafka value) into *ret (pointers borrow buf). 0 on success. */
 int gw_presence_decode(const uint8_t *buf, size_t len, gw_presence_rec_t *ret);
 

@@ -162,11 +162,12 @@ static void on_remote_presence(gw_t *gw, gw_doc_t *d, gw_ev_t *ev)
 {
     int64_t now = gw_now_us();
     const gw_presence_rec_t *r = &ev->rec;
-    if (r->kind == 1) { /* heartbeat */
-        for (size_t i = 0; i < d->naw; i++)
-            if (!d->aw[i].conn_id && strcmp(d->aw[i].gateway, r->gateway) == 0)
+    if (r->kind == 1) { /* heartbeat: its gateway's entries live on; new ones are applied */
+        for (size_t i = 0; i < d->naw; i++) /* removed ones age out, then may come back */
+            if (!d->aw[i].conn_id && d->aw[i].state && strcmp(d->aw[i].gateway, r->gateway) == 0)
                 d->aw[i].seen_us = now;
-        return;
+        if (!r->len)
+            return;
     }
     gw_aw_entry_t in[GW_AWARENESS_MAX_ENTRIES], out[GW_AWARENESS_MAX_ENTRIES];
     size_t n = 0, m = 0;
@@ -246,52 +247,62 @@ static void replay_presence(gw_t *gw, gw_doc_t *d)
 }
 
 static void publish_entries(gw_t *gw, gw_doc_t *d, const gw_aw_entry_t *e, size_t n,
-                            const char *const *users)
+                            const char *const *users, bool heartbeat)
 {
     size_t len = gw_awareness_size(e, n);
     uint8_t *buf = malloc(len);
     if (!buf)
         return;
     gw_awareness_write(e, n, buf);
-    gw_presence_publish(gw->presence, d->id, buf, len, users, n);
+    gw_presence_publish(gw->presence, d->id, buf, len, users, n, heartbeat);
     free(buf);
 }
 
-/* Publishes the locally changed entries of d (coalesced), or a heartbeat. */
-static void presence_flush(gw_t *gw, gw_doc_t *d, int64_t now)
+/* Publishes d's changed entries — or, for a heartbeat, its live local ones — at most
+ * GW_AWARENESS_MAX_ENTRIES per record; true when something was published. */
+static bool publish_picked(gw_t *gw, gw_doc_t *d, bool heartbeat)
 {
     gw_aw_entry_t e[GW_AWARENESS_MAX_ENTRIES];
     const char *users[GW_AWARENESS_MAX_ENTRIES];
     size_t n = 0;
-    bool any_local = false, published = false;
+    bool published = false;
     for (size_t i = 0; i < d->naw; i++) {
         gw_aw_t *a = &d->aw[i];
-        if (a->conn_id)
-            any_local = true;
-        if (!a->dirty)
+        if (heartbeat ? !(a->conn_id && a->state) : !a->dirty)
             continue;
         a->dirty = false;
-        e[n++] = (gw_aw_entry_t){.client = a->client,
-                                 .clock = a->clock,
-                                 .state = a->state,
-                                 .state_len = a->state_len,
-                                 .removed = a->state == NULL};
-        users[n - 1] = a->user;
+        e[n] = (gw_aw_entry_t){.client = a->client,
+                               .clock = a->clock,
+                               .state = a->state,
+                               .state_len = a->state_len,
+                               .removed = a->state == NULL};
+        users[n++] = a->user;
         if (n == GW_AWARENESS_MAX_ENTRIES) {
-            publish_entries(gw, d, e, n, users);
+            publish_entries(gw, d, e, n, users, heartbeat);
             published = true;
             n = 0;
         }
     }
-    d->presence_dirty = false;
-    if (n) {
-        publish_entries(gw, d, e, n, users);
+    if (n || (heartbeat && !published)) {
+        publish_entries(gw, d, e, n, users, heartbeat);
         published = true;
     }
+    return published;
+}
+
+/* Publishes the locally changed entries of d (coalesced), or a heartbeat carrying all live
+ * local entries once a heartbeat interval passed without one. */
+static void presence_flush(gw_t *gw, gw_doc_t *d, int64_t now)
+{
+    bool any_local = false;
+    for (size_t i = 0; i < d->naw && !any_local; i++)
+        any_local = d->aw[i].conn_id != 0;
+    bool published = d->presence_dirty && publish_picked(gw, d, false);
+    d->presence_dirty = false;
     if (published)
         d->presence_beat_us = now;
     else if (any_local && now - d->presence_beat_us > heartbeat_us(gw)) {
-        gw_presence_publish(gw->presence, d->id, NULL, 0, NULL, 0);
+        publish_picked(gw, d, true);
         d->presence_beat_us = now;
     }
 }

@@ -5,8 +5,10 @@
  * partition number with its updates.
  *
  * Record value: "QP" 0x02 ‖ varString(gateway id) ‖ varUint(gateway epoch) ‖ varUint(kind) ‖
- * varUint8Array(awareness update) ‖ varUint(n) ‖ n × varString(user). kind 0 = awareness update,
- * 1 = heartbeat (the gateway still serves these clients; empty update). The users say whose
+ * varUint8Array(awareness update) ‖ varUint(n) ‖ n × varString(user). kind 0 = awareness update
+ * (changed entries), 1 = heartbeat: the gateway still serves its clients, and the update carries
+ * all their live entries again, so a record lost (acks=1) or published before a reader's window
+ * heals within one heartbeat (empty from gateways before this format note). The users say whose
  * connection set each entry, so a gateway lets a user take over only their own client ids. The
  * epoch changes at every start, so records of a killed gateway are recognisably stale once its
  * heartbeats stop. Coalescing happens in the caller (gw_doc flushes changed entries once per
@@ -80,7 +82,7 @@ void gw_presence_destroy(gw_presence_t *p)
 }
 
 void gw_presence_publish(gw_presence_t *p, const char *doc_id, const uint8_t *update, size_t len,
-                         const char *const *users, size_t nusers)
+                         const char *const *users, size_t nusers, bool heartbeat)
 {
     const char *gid = p->gw->conf.gateway_id;
     size_t gl = strlen(gid);
@@ -98,7 +100,7 @@ void gw_presence_publish(gw_presence_t *p, const char *doc_id, const uint8_t *up
     memcpy(buf + o, gid, gl);
     o += gl;
     o += gw_put_varuint(buf + o, p->gw->epoch);
-    o += gw_put_varuint(buf + o, len ? 0 : 1);
+    o += gw_put_varuint(buf + o, heartbeat ? 1 : 0);
     o += gw_put_varuint(buf + o, len);
     if (len)
         memcpy(buf + o, update, len);

@@ -137,6 +137,27 @@ test('presence of a client disappears when its gateway is killed', async () => {
   a.close(); b.close()
 })
 
+test('presence older than a new gateway\'s read window still shows there: heartbeats carry the live states', async () => {
+  const gwC = await startGateway('gw-beat-c', ['--presence-expire', '3s'])
+  const doc = uniqueId('presence-late')
+  shareDoc(doc, 'alice', ['bob'])
+  const a = connect({ url: gwC.url, doc, user: 'alice', awareness: { user: { name: 'Alice' } } })
+  await a.synced()
+  await sleep(5000) // Alice's own record is now older than the 3 s a joining gateway reads back
+  const gwD = await startGateway('gw-beat-d', ['--presence-expire', '3s'])
+  try {
+    const b = connect({ url: gwD.url, doc, user: 'bob' })
+    await b.synced()
+    const aId = a.ydoc.clientID
+    // y-protocols renews a state only every 15 s: well within that, the heartbeat brings it
+    await waitFor('B to see Alice', () => b.provider.awareness.getStates().get(aId)?.user?.name === 'Alice', { timeoutMs: 8000 })
+    b.close()
+  } finally {
+    a.close()
+    await gwD.stop(); await gwC.stop()
+  }
+})
+
 test('regression: writes that build on the client\'s own writes still in flight are accepted', async () => {
   const doc = uniqueId('inflight')
   const c = connect({ url: gwA.url, doc, user: 'alice' })
