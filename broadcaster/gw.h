@@ -30,6 +30,7 @@
 
 struct lws;
 struct lws_context;
+struct ev_loop;
 typedef struct gw_s gw_t;
 typedef struct gw_doc_s gw_doc_t;
 typedef struct gw_conn_s gw_conn_t;
@@ -56,6 +57,7 @@ typedef struct gw_conf_s {
     int64_t presence_expire_ms; /* remote presence of a silent gateway expires after this */
     int64_t join_workers;
     bool create_on_write; /* a socket on an unknown document claims it for its user */
+    bool epoll;           /* libwebsockets' libev plugin, falling back to poll() */
 } gw_conf_t;
 
 /* A decoded presence record (gw_presence.c); pointers borrow the record bytes. */
@@ -243,6 +245,7 @@ struct gw_doc_s {
 struct gw_s {
     gw_conf_t conf;
     struct lws_context *ctx;
+    struct ev_loop *evloop; /* with --epoll: the libev loop libwebsockets serves from */
     quire_tokens_t *tokens;
     struct quire_access_s *access; /* roles, sessions, client-id bindings (lib/auth) */
     struct quire_pgpool_s *pool;   /* its connections */
@@ -295,6 +298,8 @@ size_t gw_pending_writes(gw_t *gw);
 
 /* gw_server.c — sockets. */
 struct lws_context *gw_server_start(gw_t *gw, char *errbuf, size_t errlen);
+void gw_server_service(gw_t *gw); /* one round of the event loop (at most ~50 ms: the tick) */
+void gw_server_stop(gw_t *gw);    /* closes every socket and the context */
 void gw_conn_send(gw_conn_t *c, gw_frame_t *f); /* takes a reference */
 void gw_conn_close(gw_conn_t *c, int code, const char *reason);
 

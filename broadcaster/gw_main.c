@@ -26,7 +26,7 @@ typedef struct gw_main_conf_s {
     quire_common_conf_t common;
     quire_token_conf_t token;
     char *listen, *admin_listen, *gateway_id, *allowed_origins;
-    bool create_on_write;
+    bool create_on_write, epoll;
     int64_t auth_cache_ttl_ms, pg_pool;
     int64_t max_message_bytes, max_doc_bytes, max_event_bytes, send_queue_bytes, rate_per_s,
         max_conns_per_user, ping_ms, hangup_ms, unload_grace_ms, sync_frame_bytes,
@@ -75,6 +75,8 @@ static const quire_cfg_opt_t gw_opts[] = {
      "presence of a gateway not heard from this long disappears"},
     {"join-workers", QUIRE_CFG_INT, "4", 1, 64, O(join_workers), 0,
      "threads reading joining documents from PostgreSQL"},
+    {"epoll", QUIRE_CFG_BOOL, "true", 0, -1, O(epoll), 0,
+     "serve sockets through libwebsockets' libev plugin (epoll) instead of poll()"},
     {"create-on-write", QUIRE_CFG_BOOL, "true", 0, -1, O(create_on_write), 0,
      "a socket opened on an unknown document id makes its user the owner (as the api's first "
      "write does); otherwise unknown documents answer 404"},
@@ -171,6 +173,7 @@ static int gw_run(void *confp, int argc, char **argv)
         .presence_expire_ms = mc->presence_expire_ms,
         .join_workers = mc->join_workers,
         .create_on_write = mc->create_on_write,
+        .epoll = mc->epoll,
     };
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -280,24 +283,23 @@ static int gw_run(void *confp, int argc, char **argv)
     QLOG_INFO("gateway listening", "listen=%s admin_port=%d gateway=%s partitions=%d", mc->listen,
               quire_admin_port(admin), mc->gateway_id, gw->npartitions);
     while (!stop_signal)
-        lws_service(gw->ctx, 0);
+        gw_server_service(gw);
 
     QLOG_INFO("gateway draining", "signal=%d pending_writes=%zu", (int)stop_signal,
               gw_pending_writes(gw));
     gw->stopping = 1;
     int64_t deadline = gw_now_us() + mc->drain_ms * 1000;
     while (gw_pending_writes(gw) && gw_now_us() < deadline)
-        lws_service(gw->ctx, 0);
+        gw_server_service(gw);
     gw_doc_shutdown(gw);
     deadline = gw_now_us() + 1000000;
     while (gw_map_size(gw->conns) && gw_now_us() < deadline)
-        lws_service(gw->ctx, 0);
+        gw_server_service(gw);
     status = 0;
 out:
     signal_ctx = NULL;
     quire_admin_destroy(admin);
-    if (gw->ctx)
-        lws_context_destroy(gw->ctx); /* closes sockets: CLOSED callbacks free connections */
+    gw_server_stop(gw); /* closes sockets: CLOSED callbacks free connections */
     gw_join_destroy(gw->join);
     gw_kafka_destroy(gw->kafka);
     gw_presence_destroy(gw->presence);

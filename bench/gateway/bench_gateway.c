@@ -10,6 +10,9 @@
  *       delivered update (utime+stime from /proc)
  *   bench_gateway idle <port> <connections> <pid>
  *       N synced idle sockets on one gateway: resident memory per connection
+ *   bench_gateway busy <port> <idle connections> <rate> <seconds> <pid>
+ *       N synced idle sockets, plus one writer and one observer on another document of the same
+ *       gateway: its CPU per delivered update — the tax idle sockets put on live ones
  *   bench_gateway fill <port> <doc> <megabytes>
  *       one writer makes `doc` a document of that size (500 KB text inserts), waits for the echoes
  *   bench_gateway join <port> <clients> <pid> <doc>
@@ -328,10 +331,8 @@ static int cmd_fanout(int portA, int portB, int observers, int rate, int seconds
     return 0;
 }
 
-static int cmd_idle(int port, int n, int pid)
+static peer_t **open_idle(wsc_loop_t *l, int port, int n)
 {
-    wsc_loop_t *l = wsc_loop_new();
-    long before = rss_kb(pid);
     peer_t **ps = calloc((size_t)n, sizeof *ps);
     for (int i = 0; i < n; i++) {
         char doc[128];
@@ -341,6 +342,14 @@ static int cmd_idle(int port, int n, int pid)
             wait_synced(l, ps, (size_t)i + 1, 30000);
     }
     wait_synced(l, ps, (size_t)n, 120000);
+    return ps;
+}
+
+static int cmd_idle(int port, int n, int pid)
+{
+    wsc_loop_t *l = wsc_loop_new();
+    long before = rss_kb(pid);
+    peer_t **ps = open_idle(l, port, n);
     size_t bad = 0;
     all_synced(ps, (size_t)n, &bad);
     wsc_loop_run(l, 3000); /* let the gateway settle */
@@ -348,6 +357,29 @@ static int cmd_idle(int port, int n, int pid)
     printf("idle: %d synced sockets (%zu failed) over 100 documents: gateway RSS %ld → %ld KiB, "
            "%.2f KiB per connection\n",
            n, bad, before, after, (double)(after - before) / (double)(n - (int)bad));
+    return 0;
+}
+
+static int cmd_busy(int port, int n, int rate, int seconds, int pid)
+{
+    wsc_loop_t *l = wsc_loop_new();
+    peer_t **idle = open_idle(l, port, n);
+    size_t bad = 0;
+    all_synced(idle, (size_t)n, &bad);
+    char doc[128];
+    snprintf(doc, sizeof doc, "%s-busy-%d", doc_prefix, (int)getpid());
+    peer_t *ps[2] = {open_peer(l, port, doc), open_peer(l, port, doc)};
+    wait_synced(l, ps, 2, 20000);
+    R = calloc(1, sizeof *R);
+    R->writer_client = 0x54000000u + (uint32_t)getpid();
+    double c0 = cpu_seconds(pid);
+    drive_writer(l, ps[0], rate, seconds);
+    double c1 = cpu_seconds(pid);
+    printf("busy: %d idle sockets (%zu failed) + one writer at %d edits/s and one observer:\n", n,
+           bad, rate);
+    report("  delivery latency", &R->lat);
+    printf("  deliveries %zu, gateway CPU %.2f s → %.2f µs per delivered update\n", R->deliveries,
+           c1 - c0, R->deliveries ? (c1 - c0) * 1e6 / (double)R->deliveries : 0);
     return 0;
 }
 
@@ -422,6 +454,8 @@ int main(int argc, char **argv)
         return cmd_idle(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
     if (!strcmp(argv[1], "fill") && argc == 5)
         return cmd_fill(atoi(argv[2]), argv[3], atoi(argv[4]));
+    if (!strcmp(argv[1], "busy") && argc == 7)
+        return cmd_busy(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
     if (!strcmp(argv[1], "join") && argc == 6)
         return cmd_join(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argv[5]);
     fprintf(stderr, "unknown or incomplete command\n");

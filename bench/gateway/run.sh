@@ -2,8 +2,9 @@
 # bench/gateway/run.sh [runs] — the gateway's figures (issue "The gateway"), printed:
 #   latency gateway A → gateway B at 200 edits/s (and the y-websocket reference server, one
 #   in-memory node, in the same run); fan-out to 1,000 observers at 10 edits/s with gateway CPU
-#   per delivered update; memory per idle connection (10,000 sockets); 50 clients joining a
-#   6.8 MB document on a cold gateway.
+#   per delivered update; memory per idle connection (10,000 sockets); the CPU 10,000 idle
+#   sockets add to a live document (libev/epoll, then poll() for comparison); 50 clients joining
+#   a 6.8 MB document on a cold gateway.
 # Needs a running stack: `./ops/run --detach` (dev) or QUIRE_STACK_ENV=.quire/test/stack.env.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,9 +23,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-start_gw() { # name port
+start_gw() { # name port [gateway options]
     "$Q" gateway --listen "127.0.0.1:$2" --admin-listen 127.0.0.1:0 --gateway-id "$1" \
-        --rate 100000 --log-level warn >"$tmp/$1.log" 2>&1 &
+        --rate 100000 --log-level warn "${@:3}" >"$tmp/$1.log" 2>&1 &
     pids+=($!)
     LAST_PID=$!
     for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$2) 2>/dev/null && break; sleep 0.1; done
@@ -51,6 +52,14 @@ echo "== fan-out"
 echo "== idle connections"
 pc=$(free_port); start_gw bench-c "$pc"; pidC=$LAST_PID
 "$B" idle "$pc" 10000 "$pidC"
+echo "== 10,000 idle sockets + one writer at 200 edits/s and one observer on the same gateway"
+for loop in epoll poll; do
+    pe=$(free_port)
+    start_gw "bench-busy-$loop" "$pe" --max-conns-per-user 20000 --epoll="$([ $loop = epoll ] && echo true || echo false)"
+    echo "-- event loop: $loop"
+    "$B" busy "$pe" 10000 200 10 "$LAST_PID"
+    kill "$LAST_PID"
+done
 echo "== 50 clients join a 6.8 MB document on a cold gateway"
 doc="$BENCH_DOC_PREFIX-big"
 "$B" fill "$pa" "$doc" 7
