@@ -188,6 +188,7 @@ struct gw_conn_s {
     int64_t tokens_us;
     /* closing */
     int close_code;
+    bool close_sent; /* our close frame is written: waiting for the peer's */
     char close_reason[96];
 };
 

@@ -409,6 +409,10 @@ static int on_receive(gw_t *gw, gw_conn_t *c, struct lws *wsi, const uint8_t *in
     return 0;
 }
 
+/* The close opcode for lws_write: libwebsockets 4.1 keeps LWS_WRITE_CLOSE (4) in its private
+ * headers (the public enum leaves 4 free for it: "handled by lws_close_reason()"). */
+#define GW_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
+
 static int on_writeable(gw_t *gw, gw_conn_t *c, struct lws *wsi)
 {
     if (c->sq_count) {
@@ -427,10 +431,20 @@ static int on_writeable(gw_t *gw, gw_conn_t *c, struct lws *wsi)
             lws_callback_on_writable(wsi);
         return 0;
     }
-    if (c->close_code) {
-        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
-        return -1;
+    if (c->close_code && !c->close_sent) {
+        /* Our close frame, then wait for the peer's: closing the socket at once while a client
+         * is still sending (a flood) leaves its data unread, so the kernel answers with a reset
+         * that can destroy the close frame before the client reads it (it then saw 1006, not
+         * 4429). Input is ignored meanwhile; the peer's close ends the socket, or the timeout. */
+        uint8_t buf[LWS_PRE + 125];
+        size_t rl = strlen(c->close_reason) > 123 ? 123 : strlen(c->close_reason);
+        buf[LWS_PRE] = (uint8_t)(c->close_code >> 8);
+        buf[LWS_PRE + 1] = (uint8_t)(c->close_code & 0xff);
+        memcpy(buf + LWS_PRE + 2, c->close_reason, rl);
+        if (lws_write(wsi, buf + LWS_PRE, 2 + rl, GW_LWS_WRITE_CLOSE) < 0)
+            return -1;
+        c->close_sent = true;
+        lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_ACK, 5);
     }
     return 0;
 }
