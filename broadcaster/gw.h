@@ -116,9 +116,7 @@ void gw_post(gw_t *gw, gw_ev_t *ev); /* any thread; takes ownership */
 gw_ev_t *gw_ev_new(gw_ev_type_t type);
 void gw_ev_free(gw_ev_t *ev);
 
-#define GW_PRESENCE_CACHE     4096
-#define GW_MAX_DEFERRED       4096 /* updates held for a connection's first SyncStep2 */
-#define GW_MAX_DEFERRED_BYTES ((size_t)16 << 20)
+#define GW_PRESENCE_CACHE 4096
 
 /* ---- partitions ------------------------------------------------------------------------- */
 
@@ -139,7 +137,6 @@ typedef struct gw_write_s {
     size_t nids;
     bool reported; /* ingest reported success (or nothing had to be written) */
     bool failed;
-    bool step2;    /* the client's first SyncStep2 */
     bool deferred; /* an Update sent before the client's first SyncStep2 that builds on content
                     * the gateway lacks: held (upd) until that SyncStep2 arrives, then written
                     * merged with it; done when that write is done */
@@ -162,10 +159,11 @@ struct gw_conn_s {
     char doc_id[EVENT_CODEC_DOC_ID_MAX + 1];
     quire_identity_t who;
     bool ext, viewer, synced, established;
-    bool step2_seen;    /* the client has sent a SyncStep2 */
-    uint32_t ndeferred; /* writes waiting for that SyncStep2 (see gw_write_t.deferred) */
-    size_t deferred_bytes;
-    int64_t min_progress; /* RESUME: answer SyncStep1 only once the partition got this far */
+    bool step2_seen;       /* the client has sent a SyncStep2 */
+    uint32_t ndeferred;    /* writes held for that SyncStep2 (see gw_write_t.deferred) */
+    size_t deferred_bytes; /* and their bytes, until merged */
+    gw_write_t *merged;    /* the SyncStep2's write that held writes were merged into */
+    int64_t min_progress;  /* RESUME: answer SyncStep1 only once the partition got this far */
     /* receive */
     uint8_t *rx;
     size_t rx_len, rx_cap;

@@ -29,9 +29,11 @@
 #include "yjs_sv.h"
 #include "yjs_update.h"
 
-#define HELD_MAX_BYTES  ((size_t)64 << 20)
-#define HEARTBEAT_US    5000000
-#define MAX_AW_PER_CONN 8
+#define HELD_MAX_BYTES         ((size_t)64 << 20)
+#define HELD_UPDATES_MAX       4096 /* Updates held for a connection's first SyncStep2 */
+#define HELD_UPDATES_MAX_BYTES ((size_t)16 << 20)
+#define HEARTBEAT_US           5000000
+#define MAX_AW_PER_CONN        8
 
 static gw_part_t *part_of(gw_t *gw, int32_t p)
 {
@@ -260,7 +262,7 @@ static void publish_entries(gw_t *gw, gw_doc_t *d, const gw_aw_entry_t *e, size_
 
 /* Publishes d's changed entries — or, for a heartbeat, its live local ones — at most
  * GW_AWARENESS_MAX_ENTRIES per record; true when something was published. */
-static bool publish_picked(gw_t *gw, gw_doc_t *d, bool heartbeat)
+static bool publish_presence(gw_t *gw, gw_doc_t *d, bool heartbeat)
 {
     gw_aw_entry_t e[GW_AWARENESS_MAX_ENTRIES];
     const char *users[GW_AWARENESS_MAX_ENTRIES];
@@ -297,12 +299,12 @@ static void presence_flush(gw_t *gw, gw_doc_t *d, int64_t now)
     bool any_local = false;
     for (size_t i = 0; i < d->naw && !any_local; i++)
         any_local = d->aw[i].conn_id != 0;
-    bool published = d->presence_dirty && publish_picked(gw, d, false);
+    bool published = d->presence_dirty && publish_presence(gw, d, false);
     d->presence_dirty = false;
     if (published)
         d->presence_beat_us = now;
     else if (any_local && now - d->presence_beat_us > heartbeat_us(gw)) {
-        publish_picked(gw, d, true);
+        publish_presence(gw, d, true);
         d->presence_beat_us = now;
     }
 }
@@ -380,11 +382,6 @@ void gw_doc_free(gw_doc_t *d)
     free(d);
 }
 
-static void doc_free(gw_t *gw, gw_doc_t *d)
-{
-    gw_doc_free(d);
-}
-
 static void doc_remove(gw_t *gw, gw_doc_t *d)
 {
     gw_map_del_str(gw->docs, d->id);
@@ -398,7 +395,7 @@ static void doc_remove(gw_t *gw, gw_doc_t *d)
         }
     }
     quire_metric_set(gw->m_docs, (int64_t)gw_map_size(gw->docs));
-    doc_free(gw, d);
+    gw_doc_free(d);
 }
 
 static void doc_fail(gw_t *gw, gw_doc_t *d, int code, const char *reason)
@@ -417,9 +414,6 @@ static void doc_fail(gw_t *gw, gw_doc_t *d, int code, const char *reason)
     d->phase = GW_DOC_GONE;
 }
 
-/* SyncStep2 for a client state vector: the diff, split into frames of at most
- * sync_frame_bytes so a slow client gets each within the stock client's 30-second timer. All
- * but the last go as Update messages; the last is the SyncStep2 that marks the client synced. */
 /* The diff for `sv` as frames: split into Updates of at most sync_frame_bytes, the last one a
  * SyncStep2. NULL when the state vector is malformed or memory ran out. */
 static gw_frame_t **sync_frames(gw_t *gw, gw_doc_t *d, const uint8_t *sv, size_t sv_len,
@@ -538,22 +532,20 @@ static void doc_ready(gw_t *gw, gw_doc_t *d)
 
 /* ---- writes and acknowledgements -------------------------------------------------------- */
 
+static bool write_done(const gw_write_t *w)
+{
+    return w->reported && w->remaining == 0 && !w->failed;
+}
+
 static void try_ack(gw_t *gw, gw_conn_t *c)
 {
-    if (c->ndeferred) { /* held writes are done once the SyncStep2 they were merged into is */
-        gw_write_t *last_step2 = NULL;
-        for (gw_write_t *w = c->writes; w; w = w->next)
-            if (w->step2 && w->reported && w->remaining == 0 && !w->failed)
-                last_step2 = w;
-        for (gw_write_t *w = c->writes; last_step2 && w != last_step2; w = w->next)
-            if (w->deferred && !w->reported) {
-                w->reported = true;
-                c->ndeferred--;
-            }
-    }
     uint64_t acked = c->acked_seq;
-    while (c->writes && c->writes->reported && c->writes->remaining == 0 && !c->writes->failed) {
+    /* a held write is done once the SyncStep2 it was merged into is */
+    while (c->writes &&
+           (write_done(c->writes) || (c->writes->deferred && c->merged && write_done(c->merged)))) {
         gw_write_t *w = c->writes;
+        if (w == c->merged)
+            c->merged = NULL;
         acked = w->seq;
         c->writes = w->next;
         if (!c->writes)
@@ -673,7 +665,7 @@ static gw_write_t *append_write(gw_t *gw, gw_conn_t *c, uint64_t seq)
  * write it merged with the SyncStep2 (acknowledged with it) instead of refusing it. */
 static void defer_write(gw_t *gw, gw_conn_t *c, uint64_t seq, uint8_t *novel, size_t nlen)
 {
-    if (c->ndeferred >= GW_MAX_DEFERRED || c->deferred_bytes + nlen > GW_MAX_DEFERRED_BYTES) {
+    if (c->ndeferred >= HELD_UPDATES_MAX || c->deferred_bytes + nlen > HELD_UPDATES_MAX_BYTES) {
         free(novel);
         quire_metric_add(gw->m_refused, 1);
         nack_and_close(c, seq, 4413, "too much sent before SyncStep2");
@@ -720,6 +712,7 @@ static quire_err_t merge_deferred(gw_conn_t *c, uint8_t **novel, size_t *nlen)
         free(w->upd);
         w->upd = NULL;
     }
+    c->ndeferred = 0;
     c->deferred_bytes = 0;
     free(*novel);
     *novel = merged;
@@ -746,10 +739,13 @@ static void on_write(gw_t *gw, gw_conn_t *c, const uint8_t *update, size_t len, 
     bool missing = false;
     /* validates the update fully, and keeps only what the log does not have */
     quire_err_t err = gw_state_novel(&d->st, update, len, &novel, &nlen);
+    bool merged = false;
     if (!err && step2 && !c->step2_seen) {
         c->step2_seen = true;
-        if (c->ndeferred)
+        if (c->ndeferred) {
             err = merge_deferred(c, &novel, &nlen);
+            merged = !err;
+        }
     }
     if (!err && novel) {
         prune_inflight(d);
@@ -775,7 +771,8 @@ static void on_write(gw_t *gw, gw_conn_t *c, const uint8_t *update, size_t len, 
         free(novel);
         return;
     }
-    w->step2 = step2 && c->ndeferred;
+    if (merged)
+        c->merged = w;
     if (!novel) { /* the log already holds all of it */
         w->reported = true;
         quire_metric_add(gw->m_noop_writes, 1);
@@ -1225,7 +1222,7 @@ void gw_doc_attach(gw_t *gw, gw_conn_t *c)
             return;
         }
         if (gw_map_put_str(gw->docs, d->id, d) != 0) {
-            doc_free(gw, d);
+            gw_doc_free(d);
             gw_conn_close(c, 1011, "out of memory");
             return;
         }
@@ -1260,7 +1257,7 @@ void gw_doc_detach(gw_t *gw, gw_conn_t *c)
         free(w->upd);
         free(w);
     }
-    c->writes = c->writes_tail = NULL;
+    c->writes = c->writes_tail = c->merged = NULL;
     if (!d)
         return;
     if (c->doc_prev)

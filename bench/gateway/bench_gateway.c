@@ -305,6 +305,13 @@ static int cmd_latency(int portA, int portB, int rate, int seconds)
     return 0;
 }
 
+/* Gateway CPU seconds spent over the run, per update delivered to a peer. */
+static void report_cpu(double cpu)
+{
+    printf("  deliveries %zu, gateway CPU %.2f s → %.2f µs per delivered update\n", R->deliveries,
+           cpu, R->deliveries ? cpu * 1e6 / (double)R->deliveries : 0);
+}
+
 static int cmd_fanout(int portA, int portB, int observers, int rate, int seconds, int pidA,
                       int pidB)
 {
@@ -326,8 +333,7 @@ static int cmd_fanout(int portA, int portB, int observers, int rate, int seconds
     double c1 = cpu_seconds(pidA) + cpu_seconds(pidB);
     printf("fan-out: one writer at %d edits/s, %d observers over two gateways:\n", rate, observers);
     report("  delivery latency", &R->lat);
-    printf("  deliveries %zu, gateway CPU %.2f s → %.2f µs per delivered update\n", R->deliveries,
-           c1 - c0, R->deliveries ? (c1 - c0) * 1e6 / (double)R->deliveries : 0);
+    report_cpu(c1 - c0);
     return 0;
 }
 
@@ -378,8 +384,7 @@ static int cmd_busy(int port, int n, int rate, int seconds, int pid)
     printf("busy: %d idle sockets (%zu failed) + one writer at %d edits/s and one observer:\n", n,
            bad, rate);
     report("  delivery latency", &R->lat);
-    printf("  deliveries %zu, gateway CPU %.2f s → %.2f µs per delivered update\n", R->deliveries,
-           c1 - c0, R->deliveries ? (c1 - c0) * 1e6 / (double)R->deliveries : 0);
+    report_cpu(c1 - c0);
     return 0;
 }
 
